@@ -1,0 +1,134 @@
+"""The command line: list presets, train one (a line per epoch, then a JSON summary), list saved runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from mnist_models.config import ConfigError
+from mnist_models.presets import PRESETS, get_preset
+from mnist_models.runs import RunStore, default_root
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit code 2 (scripts can parse that)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m mnist_models", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands.add_parser("presets", help="list the codelab's presets", description="List the presets.")
+
+    train = commands.add_parser("train", help="train a preset and save the run",
+                                description="Train a preset, print a line per epoch and, last, one JSON object.")
+    train.add_argument("--preset", required=True, choices=list(PRESETS), metavar="NAME",
+                       help="one of: " + ", ".join(PRESETS))
+    train.add_argument("--epochs", type=int, help="passes over the training images")
+    train.add_argument("--batch-size", type=int, help="images per training step")
+    train.add_argument("--learning-rate", type=float, help="initial learning rate")
+    train.add_argument("--train-size", type=int, help="training images to use (a class-balanced subset)")
+    train.add_argument("--seed", type=int, help="seed for weights, batch order and dropout")
+    train.add_argument("--name", help="a display name for the run")
+
+    runs = commands.add_parser("runs", help="list saved runs", description="List the saved runs, newest first.")
+    runs.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "presets":
+        return _presets()
+    if args.command == "runs":
+        return _runs(args.json)
+    return _train(args)
+
+
+def _presets() -> int:
+    print(f"{'name':<22} {'params':>9}  {'codelab':>7}  description")
+    for preset in PRESETS.values():
+        accuracy = f"{preset.codelab_accuracy:.1%}" if preset.codelab_accuracy else "-"
+        print(f"{preset.name:<22} {preset.params:>9,}  {accuracy:>7}  {preset.description}")
+    return 0
+
+
+def _runs(as_json: bool) -> int:
+    runs = RunStore().list()
+    if as_json:
+        for info in runs:
+            print(json.dumps({"run_id": info.run_id, "name": info.name, "preset": info.preset,
+                              "status": info.status, "test_accuracy": info.test_accuracy,
+                              "epochs_completed": info.epochs_completed, "device": info.device}))
+        return 0
+    if not runs:
+        print(f"No runs yet in {default_root()}. Train one: python -m mnist_models train --preset softmax")
+        return 0
+    print(f"{'run id':<44} {'status':<11} {'test acc':>8} {'epochs':>6}  name")
+    for info in runs:
+        accuracy = f"{info.test_accuracy:.2%}" if info.test_accuracy is not None else "-"
+        print(f"{info.run_id:<44} {info.status:<11} {accuracy:>8} {info.epochs_completed:>6}  {info.name}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from mnist_models.training import TrainingJob
+
+    preset = get_preset(args.preset)
+    model_config, train_config = preset.configs()
+    overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
+                 "train_size": args.train_size, "seed": args.seed}
+    for key, value in overrides.items():
+        if value is not None:
+            setattr(train_config, key, value)
+    try:
+        job = TrainingJob(model_config, train_config, preset=preset.name, name=args.name or preset.title)
+    except ConfigError as error:
+        print(f"python -m mnist_models train: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    job.start()
+    print(f"Training {preset.name} ({preset.params:,} parameters) as run {job.run_id}", flush=True)
+    printed = 0
+    try:
+        while not job.done:
+            time.sleep(0.2)
+            printed = _print_epochs(job.progress(), printed)
+    except KeyboardInterrupt:
+        print("Stopping after the current batch...", flush=True)
+        job.stop()
+    progress = job.wait()
+    _print_epochs(progress, printed)
+    if progress.error:
+        print(f"Failed: {progress.error}", file=sys.stderr)
+    print(json.dumps({
+        "run_id": job.run_id,
+        "preset": preset.name,
+        "status": progress.status,
+        "test_accuracy": progress.test_accuracy,
+        "test_loss": progress.test_loss,
+        "epochs_completed": progress.epoch,
+        "seconds": round(progress.elapsed_seconds, 2),
+        "params": preset.params,
+        "device": progress.device,
+        "codelab_accuracy": preset.codelab_accuracy,
+        "error": progress.error,
+    }), flush=True)
+    return 1 if progress.status == "failed" else 0
+
+
+def _print_epochs(progress, printed: int) -> int:
+    """Print a line for every test point not printed yet; return how many are printed now."""
+    for point in progress.test[printed:]:
+        train = [p for p in progress.train if p.epoch <= point.epoch]
+        train_text = f"train loss {train[-1].loss:.4f} acc {train[-1].accuracy:.2%}  " if train else ""
+        print(f"epoch {point.epoch:g}/{progress.epochs}  {train_text}test loss {point.loss:.4f} "
+              f"acc {point.accuracy:.2%}  ({progress.elapsed_seconds:.1f}s)", flush=True)
+    return len(progress.test)

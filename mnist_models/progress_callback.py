@@ -1,0 +1,170 @@
+"""The Keras callback that measures a fit as it runs and publishes the numbers to its TrainingJob."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING
+
+import keras
+
+from mnist_models.data import Split
+from mnist_models.models import current_learning_rate
+from mnist_models.runs import HEARTBEAT_SECONDS
+from mnist_models.training import (
+    REPORT_INTERVAL_SECONDS,
+    VALIDATION_CHECKS_PER_EPOCH,
+    VALIDATION_SAMPLE,
+    CurvePoint,
+    TrainingDiverged,
+    predict_probabilities,
+    scores,
+)
+
+if TYPE_CHECKING:
+    from mnist_models.training import TrainingJob
+
+
+class ProgressCallback(keras.callbacks.Callback):
+    """Turns Keras's per-batch logs into curve points on the job, scores the validation sample a few times
+    per epoch and the test set after each epoch, and saves the run as it goes."""
+
+    def __init__(self, job: TrainingJob, split: Split):
+        super().__init__()
+        self.job = job
+        self.split = split
+        self.x_val_sample = split.x_val[:VALIDATION_SAMPLE]
+        self.y_val_sample = split.y_val[:VALIDATION_SAMPLE]
+        self.steps = 1
+        self.checkpoints: set[int] = set()
+        self.epoch = 0
+        self.count = 0  # batches done in this epoch
+        self.window_start = (0, 0.0, 0.0)  # (count, loss sum, accuracy sum) when the last point was taken
+        self.last_point_at = 0.0
+        self.last_save_at = 0.0
+        self.tested_at_step = -1
+
+    # Keras hooks -----------------------------------------------------------------------------------------
+
+    def on_train_begin(self, logs=None):
+        self.steps = max(1, int(self.params.get("steps") or 1))
+        # Batch counts after which the validation sample is scored: 5 evenly spaced points, the last at the
+        # epoch's end (fewer when an epoch has fewer than 5 batches).
+        self.checkpoints = {max(1, round(i * self.steps / VALIDATION_CHECKS_PER_EPOCH))
+                            for i in range(1, VALIDATION_CHECKS_PER_EPOCH + 1)}
+        now = time.monotonic()
+        self.last_point_at = self.last_save_at = now
+        with self.job._lock:
+            state = self.job._state
+            state.batches_per_epoch = self.steps
+            state.learning_rate = current_learning_rate(self.model)
+            if state.status == "starting":
+                state.status = "running"
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self.count = 0
+        self.window_start = (0, 0.0, 0.0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        self.count = batch + 1
+        loss = float(logs.get("loss", math.nan))
+        if not math.isfinite(loss):
+            raise TrainingDiverged(
+                f"The loss became {loss} at epoch {self.epoch + 1}, batch {self.count}: the learning rate "
+                f"({current_learning_rate(self.model):.3g}) is probably too high for this network; lower it "
+                "(for example by 10x) and train again."
+            )
+        now = time.monotonic()
+        with self.job._lock:
+            state = self.job._state
+            if state.first_batch_at is None:
+                state.first_batch_at = time.time()
+            state.batch = self.count
+            state.step += 1
+        if now - self.last_point_at >= REPORT_INTERVAL_SECONDS or self.count == self.steps:
+            self._add_train_point(loss, float(logs.get("accuracy", math.nan)), now)
+        if self.count in self.checkpoints:
+            self._add_validation_point()
+        if now - self.last_save_at >= HEARTBEAT_SECONDS:
+            self._save(now)
+        if self.job._stop_requested.is_set():
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.count < self.steps:
+            return  # Stopped part-way: finish() scores the test set once, after the loop has ended.
+        self._add_test_point()
+        with self.job._lock:
+            self.job._state.epoch = epoch + 1
+        self.job.store.save_model(self.job.run_id, self.model)
+        self._save(time.monotonic())
+
+    # After fit -------------------------------------------------------------------------------------------
+
+    def finish(self) -> None:
+        """Called once fit returns: score what the last epoch did not, save the model and the final status."""
+        stopped = self.job._stop_requested.is_set()
+        with self.job._lock:
+            step = self.job._state.step
+        if self.tested_at_step != step:
+            self._add_test_point()
+            self.job.store.save_model(self.job.run_id, self.model)
+        with self.job._lock:
+            state = self.job._state
+            state.status = "stopped" if stopped else "completed"
+            state.finished = time.time()
+            state.learning_rate = current_learning_rate(self.model)
+        self._save(time.monotonic(), final=True)
+
+    # Measurements ----------------------------------------------------------------------------------------
+
+    def _fractional_epoch(self) -> float:
+        return self.epoch + self.count / self.steps
+
+    def _add_train_point(self, loss_mean: float, accuracy_mean: float, now: float) -> None:
+        # Keras logs the mean over the epoch so far; the mean over just the batches since the last point is
+        # (sum now - sum then) / (count now - count then), which is an honest, smoothed recent value.
+        count0, loss_sum0, accuracy_sum0 = self.window_start
+        loss_sum, accuracy_sum = loss_mean * self.count, accuracy_mean * self.count
+        batches = self.count - count0
+        if batches <= 0:
+            return
+        point = CurvePoint(self._fractional_epoch(), self.job._state.step,
+                           (loss_sum - loss_sum0) / batches, (accuracy_sum - accuracy_sum0) / batches)
+        self.window_start = (self.count, loss_sum, accuracy_sum)
+        self.last_point_at = now
+        rate = current_learning_rate(self.model)
+        with self.job._lock:
+            self.job._state.train.append(point)
+            self.job._state.learning_rate = rate
+
+    def _add_validation_point(self) -> None:
+        loss, accuracy = scores(predict_probabilities(self.model, self.x_val_sample), self.y_val_sample)
+        with self.job._lock:
+            state = self.job._state
+            state.validation.append(CurvePoint(self._fractional_epoch(), state.step, loss, accuracy))
+
+    def _add_test_point(self) -> None:
+        loss, accuracy = scores(predict_probabilities(self.model, self.split.x_test), self.split.y_test)
+        with self.job._lock:
+            state = self.job._state
+            state.test.append(CurvePoint(self._fractional_epoch(), state.step, loss, accuracy))
+            state.test_loss, state.test_accuracy = loss, accuracy
+            self.tested_at_step = state.step
+
+    def _save(self, now: float, final: bool = False) -> None:
+        with self.job._lock:
+            state = self.job._state
+            history = state.history()
+            meta = {
+                "epochs_completed": state.epoch,
+                "seconds": time.time() - state.started,
+                "test_accuracy": state.test_accuracy,
+                "test_loss": state.test_loss,
+            }
+            if final:
+                meta.update(status=state.status, finished=state.finished)
+        self.job.store.update(self.job.run_id, history=history, **meta)
+        self.last_save_at = now
