@@ -53,7 +53,7 @@ def make_learning_rate(train: TrainConfig) -> float | keras.optimizers.schedules
                                                            decay_rate=train.lr_decay)
     if train.lr_schedule == "exponential":
         return FlooredExponentialDecay(train.learning_rate, train.lr_decay_steps, train.min_learning_rate)
-    return train.learning_rate
+    return float(train.learning_rate)  # Keras rejects an int rate (e.g. 1 from a JSON file)
 
 
 def make_optimizer(train: TrainConfig) -> keras.optimizers.Optimizer:

@@ -11,6 +11,8 @@ import keras
 from mnist_models.data import Split
 from mnist_models.models import current_learning_rate
 from mnist_models.runs import HEARTBEAT_SECONDS
+
+CHECKPOINT_SECONDS = 30.0
 from mnist_models.training import (
     REPORT_INTERVAL_SECONDS,
     VALIDATION_CHECKS_PER_EPOCH,
@@ -42,6 +44,7 @@ class ProgressCallback(keras.callbacks.Callback):
         self.window_start = (0, 0.0, 0.0)  # (count, loss sum, accuracy sum) when the last point was taken
         self.last_point_at = 0.0
         self.last_save_at = 0.0
+        self.last_checkpoint_at = -math.inf
         self.tested_at_step = -1
 
     # Keras hooks -----------------------------------------------------------------------------------------
@@ -98,8 +101,13 @@ class ProgressCallback(keras.callbacks.Callback):
         self._add_test_point()
         with self.job._lock:
             self.job._state.epoch = epoch + 1
-        self.job.store.save_model(self.job.run_id, self.model)
-        self._save(time.monotonic())
+        now = time.monotonic()
+        # A checkpoint lets an interrupted run still be used on Draw; saving takes longer than a tiny epoch,
+        # so short epochs checkpoint at most every CHECKPOINT_SECONDS (the final model is always saved).
+        if now - self.last_checkpoint_at >= CHECKPOINT_SECONDS:
+            self.job.store.save_model(self.job.run_id, self.model)
+            self.last_checkpoint_at = now
+        self._save(now)
 
     # After fit -------------------------------------------------------------------------------------------
 
@@ -110,7 +118,7 @@ class ProgressCallback(keras.callbacks.Callback):
             step = self.job._state.step
         if self.tested_at_step != step:
             self._add_test_point()
-            self.job.store.save_model(self.job.run_id, self.model)
+        self.job.store.save_model(self.job.run_id, self.model)
         with self.job._lock:
             state = self.job._state
             state.status = "stopped" if stopped else "completed"

@@ -1,0 +1,22 @@
+"""Entry point: `streamlit run dashboard/app.py` opens the pages Train, Runs, Draw and Inspect."""
+
+import os
+import sys
+from pathlib import Path
+
+# Streamlit puts only dashboard/ on the import path; the project root holds mnist_models and dashboard.
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import streamlit as st  # noqa: E402
+
+st.set_page_config(page_title="MNIST lab: neural networks without a PhD", page_icon="✍️", layout="wide")
+navigation = st.navigation([
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", default=True),
+    st.Page("app_pages/runs.py", title="Runs", icon=":material/history:"),
+    st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:"),
+    st.Page("app_pages/inspect.py", title="Inspect", icon=":material/troubleshoot:"),
+])
+navigation.run()

@@ -1,0 +1,148 @@
+"""Draw: draw a digit with the mouse or a finger and see what a trained network sees and predicts."""
+
+from __future__ import annotations
+
+import binascii
+
+import numpy as np
+import streamlit as st
+from PIL import Image, ImageDraw, UnidentifiedImageError
+from streamlit_drawable_canvas import st_canvas
+
+from dashboard import charts, state
+from mnist_models.drawing import naive_resize, to_mnist
+from mnist_models.presets import get_preset
+from mnist_models.runs import RunInfo
+
+CANVAS_SIZE = 280  # ten canvas pixels per MNIST pixel
+STROKE_WIDTH = 18  # at 280 px this gives MNIST-like stroke thickness after the 20 px rescale
+QUICK_PRESET = "conv-bigger-dropout"
+QUICK_EPOCHS = 2  # about a minute on a 2-core CPU, ~98.8% on the test set
+
+
+@st.cache_data(show_spinner=False)
+def guide_background() -> Image.Image:
+    """A dark pad like an MNIST image, with a faint box showing where a digit fits best."""
+    image = Image.new("RGB", (CANVAS_SIZE, CANVAS_SIZE), (17, 17, 17))
+    pad = ImageDraw.Draw(image)
+    margin = CANVAS_SIZE // 7
+    pad.rounded_rectangle((margin, margin, CANVAS_SIZE - margin, CANVAS_SIZE - margin), radius=12,
+                          outline=(60, 60, 60), width=2)
+    return image
+
+
+def model_ui(runs: list[RunInfo]) -> RunInfo:
+    """The Model box: saved runs with a model, the most accurate first."""
+    ranked = sorted(runs, key=lambda info: info.test_accuracy or 0.0, reverse=True)
+    by_id = {info.run_id: info for info in ranked}
+    run_id = st.selectbox("Model", list(by_id), format_func=lambda key: by_id[key].label, key="draw_model",
+                          help="Every saved run with a model, the highest test accuracy first.")
+    return by_id[run_id]
+
+
+def quick_model_ui() -> None:
+    """No model yet: one click trains a small convnet, with live progress."""
+    st.info("There is no trained network yet. Train one on the **Train** page, or let the dashboard train a "
+            "quick convolutional network now (about a minute on a CPU, ~99% on the test set).")
+    manager = state.job_manager()
+    job = manager.latest()
+    if job is not None and not job.done:
+        was_running = True
+
+        @st.fragment(run_every=1.0)
+        def waiting() -> None:
+            progress = job.progress()
+            st.progress(progress.fraction, text=f"Training {job.name}: epoch {min(progress.epoch + 1, progress.epochs)}"
+                                                f"/{progress.epochs}, batch {progress.batch}")
+            if was_running and progress.done:
+                st.rerun()
+
+        waiting()
+        return
+    if st.button("Train a quick model", type="primary", icon=":material/bolt:"):
+        preset = get_preset(QUICK_PRESET)
+        model, train = preset.configs()
+        train.epochs = QUICK_EPOCHS
+        try:
+            manager.start(model, train, preset=preset.name, name="Quick convnet (Draw page)")
+        except (RuntimeError, ValueError) as error:
+            st.warning(str(error))
+            return
+        st.rerun()
+
+
+def read_canvas(result) -> np.ndarray | None:
+    """The canvas's RGBA pixels, or None when there is nothing (or nothing readable) yet."""
+    try:
+        return result.image_data
+    except (ValueError, binascii.Error, UnidentifiedImageError, OSError):
+        st.warning("The drawing could not be read; press Clear and draw again.")
+        return None
+
+
+def canvas_ui() -> np.ndarray | None:
+    """The drawing pad and its Clear button; returns the canvas's RGBA pixels."""
+    st.session_state.setdefault("canvas_version", 0)
+    st.caption("Draw one digit, large, inside the box. Hover the pad to reach its toolbar (undo, redo).")
+    result = st_canvas(
+        stroke_width=STROKE_WIDTH, stroke_color="#FFFFFF", background_image=guide_background(),
+        height=CANVAS_SIZE, width=CANVAS_SIZE, drawing_mode="freedraw", return_image_data=True,
+        key=f"canvas_{st.session_state['canvas_version']}",
+    )
+    if st.button("Clear", icon=":material/ink_eraser:"):
+        # A new key mounts a new, empty canvas: the component has no "clear" input of its own.
+        st.session_state["canvas_version"] += 1
+        st.rerun()
+    return read_canvas(result)
+
+
+def prediction_ui(run: RunInfo, image: np.ndarray | None) -> None:
+    """What the network receives (28x28) and what it answers."""
+    # Loading the model first (a few seconds on the first visit) means the first stroke answers at once.
+    predictor = state.predictor(run.run_id, run.path.joinpath("model.keras").stat().st_mtime)
+    columns = st.columns(2)
+    if image is None:
+        with columns[0]:
+            st.info("Draw a digit")
+        return
+    digit_image = to_mnist(image)
+    if digit_image is None:
+        with columns[0]:
+            st.info("Draw a digit")
+        return
+    digit, probability, probabilities = predictor.predict(digit_image)
+    with columns[0]:
+        st.metric("Prediction", str(digit), help="The digit with the highest probability.")
+        st.markdown(f"**{probability:.1%}** sure")
+    with columns[1]:
+        st.plotly_chart(charts.image_figure(digit_image, "What the network sees (28x28)", height=260),
+                        key="seen_image")
+    st.plotly_chart(charts.probability_figure(probabilities, height=280), key="probabilities")
+    with st.expander("How the drawing becomes a 28x28 MNIST image"):
+        st.markdown(
+            "MNIST digits were cropped to their ink, scaled so the longer side is **20 pixels** (keeping the "
+            "shape), and placed in a 28x28 image with their **centre of mass** in the middle. The dashboard does "
+            "the same to your drawing. Shrinking the whole pad instead gives the network something it never saw:"
+        )
+        naive = naive_resize(image)
+        if naive is not None:
+            naive_digit, naive_probability, _ = predictor.predict(naive)
+            st.plotly_chart(charts.image_figure(naive, f"Naive resize: predicted {naive_digit} "
+                                                       f"({naive_probability:.0%})", height=240), key="naive_image")
+
+
+def page() -> None:
+    st.title("Draw a digit")
+    runs = [info for info in state.run_store().list() if info.has_model]
+    if not runs:
+        quick_model_ui()
+        return
+    run = model_ui(runs)
+    pad, answer = st.columns([2, 3], gap="large")
+    with pad:
+        image = canvas_ui()
+    with answer:
+        prediction_ui(run, image)
+
+
+page()

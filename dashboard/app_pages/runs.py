@@ -1,0 +1,114 @@
+"""Runs: every saved training run, its curves and settings, side-by-side comparisons, rename and delete."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, state
+from mnist_models import config as cfg
+from mnist_models.runs import ACTIVE_STATUSES, RunInfo, RunNotFoundError
+
+
+def runs_table_ui(runs: list[RunInfo]) -> RunInfo | None:
+    """The table of runs, newest first; returns the run whose row is selected."""
+    frame = pd.DataFrame([{
+        "name": info.name,
+        "status": info.status,
+        "test accuracy": info.test_accuracy,
+        "epochs": f"{info.epochs_completed}/{info.epochs}",
+        "started": dt.datetime.fromtimestamp(info.created),
+        "preset": info.preset or "custom",
+        "parameters": info.params,
+        "minutes": round(info.seconds / 60, 1),
+        "device": info.device,
+        "run id": info.run_id,
+    } for info in runs])
+    event = st.dataframe(
+        frame, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="runs_table",
+        column_config={
+            "test accuracy": st.column_config.NumberColumn(format="percent"),
+            "parameters": st.column_config.NumberColumn(format="localized"),
+            "started": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+        },
+    )
+    rows = event.selection.rows if event is not None else []
+    return runs[rows[0]] if rows else None
+
+
+def details_ui(info: RunInfo) -> None:
+    """Curves, settings and actions for one run."""
+    store = state.run_store()
+    st.subheader(info.name)
+    try:
+        history = store.load_history(info.run_id)
+        model, train = store.load_configs(info.run_id)
+    except (OSError, ValueError, RunNotFoundError) as error:
+        st.error(f"This run's files cannot be read ({error}).")
+        return
+    if info.error:
+        st.error(f"Training failed: {info.error}")
+    if info.status == "interrupted":
+        st.warning("This run's training process ended without finishing (the server stopped or crashed). "
+                   "Its curves up to then are kept" + (", and its last saved model works on Draw." if info.has_model
+                                                      else "."))
+    columns = st.columns(2)
+    with columns[0]:
+        st.plotly_chart(charts.accuracy_figure(history), key=f"accuracy_{info.run_id}")
+    with columns[1]:
+        st.plotly_chart(charts.loss_figure(history), key=f"loss_{info.run_id}")
+    with st.expander("Settings"):
+        st.json({"model": cfg.to_dict(model), "train": cfg.to_dict(train)})
+    actions = st.columns([3, 1, 1], vertical_alignment="bottom")
+    with actions[0]:
+        new_name = st.text_input("Rename", value=info.name, max_chars=80, key=f"name_{info.run_id}")
+    with actions[1]:
+        if st.button("Save name", key=f"rename_{info.run_id}", disabled=new_name.strip() in ("", info.name)):
+            store.rename(info.run_id, new_name)
+            st.rerun()
+    with actions[2], st.popover("Delete", disabled=info.status in ACTIVE_STATUSES):
+        st.write(f"Delete **{info.name}** and its model for good?")
+        if st.button("Yes, delete", type="primary", key=f"delete_{info.run_id}"):
+            store.delete(info.run_id)
+            st.rerun()
+
+
+def compare_ui(runs: list[RunInfo]) -> None:
+    """Overlay the test curves of several runs, e.g. with and without dropout."""
+    by_label = {f"{info.name} ({info.run_id[-6:]})": info for info in runs}
+    chosen = st.multiselect("Compare test curves of", list(by_label), max_selections=6, key="compare_runs",
+                            placeholder="Choose runs to overlay, e.g. the same network with and without dropout")
+    if not chosen:
+        return
+    store = state.run_store()
+    curves = {}
+    for label in chosen:
+        try:
+            curves[label] = store.load_history(by_label[label].run_id)
+        except (OSError, ValueError, RunNotFoundError):
+            st.warning(f"{label}: its curves cannot be read.")
+    columns = st.columns(2)
+    with columns[0]:
+        st.plotly_chart(charts.comparison_figure(curves, "accuracy"), key="compare_accuracy")
+    with columns[1]:
+        st.plotly_chart(charts.comparison_figure(curves, "loss"), key="compare_loss")
+
+
+def page() -> None:
+    st.title("Saved runs")
+    runs = state.run_store().list()
+    if not runs:
+        st.info("No runs yet. Train a network on the **Train** page (or with `python -m mnist_models train "
+                "--preset softmax`); every run is saved here.")
+        st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
+        return
+    st.caption(f"{len(runs)} run(s) in `{state.run_store().root}`. Select a row to see its curves and settings.")
+    selected = runs_table_ui(runs)
+    compare_ui(runs)
+    if selected is not None:
+        details_ui(selected)
+
+
+page()

@@ -1,0 +1,316 @@
+"""Train: shape a network, press Train, and watch accuracy and loss for train and test data grow live."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, state
+from mnist_models import config as cfg
+from mnist_models.architecture import count_params, summary_rows
+from mnist_models.config import ConvLayer, ModelConfig, TrainConfig
+from mnist_models.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
+from mnist_models.training import JobBusyError, Progress, TrainingJob
+
+NET_TYPES = ("Dense", "Convolutional")
+DEFAULT_CONV = ConvLayer(8, 5, 2)
+
+
+def fill_controls(preset: Preset) -> None:
+    """Write every control's value from a preset (the Preset box's on_change, and the first visit)."""
+    model, train = preset.configs()
+    values = {
+        "net_type": NET_TYPES[1] if model.conv_layers else NET_TYPES[0],
+        "conv_count": max(1, len(model.conv_layers)),
+        "padding": model.padding,
+        "hidden_count": len(model.hidden_units),
+        "activation": model.activation,
+        "dropout": float(model.dropout_rate),
+        "batch_norm": model.batch_norm,
+        "optimizer": train.optimizer,
+        "learning_rate": float(train.learning_rate),
+        "lr_schedule": train.lr_schedule,
+        "lr_decay": float(train.lr_decay),
+        "lr_decay_steps": train.lr_decay_steps,
+        "min_learning_rate": float(train.min_learning_rate),
+        "batch_size": train.batch_size,
+        "epochs": train.epochs,
+        "train_size": train.train_size,
+        "validation_size": train.validation_size,
+        "seed": train.seed,
+        "run_name": preset.title,
+    }
+    for index, units in enumerate(model.hidden_units):
+        values[f"units_{index}"] = units
+    for index, conv in enumerate(model.conv_layers):
+        values.update({f"conv_filters_{index}": conv.filters, f"conv_kernel_{index}": conv.kernel_size,
+                       f"conv_stride_{index}": conv.stride})
+    for key, value in values.items():
+        st.session_state[key] = value
+
+
+def _on_preset_change() -> None:
+    fill_controls(get_preset(st.session_state["preset"]))
+
+
+def preset_ui() -> Preset:
+    """The Preset box; returns the chosen preset."""
+    if "preset" not in st.session_state:
+        st.session_state["preset"] = DEFAULT_PRESET
+        fill_controls(PRESETS[DEFAULT_PRESET])
+    name = st.selectbox("Preset", list(PRESETS), key="preset", on_change=_on_preset_change,
+                        format_func=lambda key: f"{PRESETS[key].title}  ({key})",
+                        help="The codelab's steps. Choosing one fills in every control below; then change anything.")
+    preset = PRESETS[name]
+    target = f" The codelab reports **{preset.codelab_accuracy:.1%}**." if preset.codelab_accuracy else ""
+    st.caption(preset.description + target)
+    return preset
+
+
+def _number(label: str, key: str, default: int, low: int, high: int, step: int = 1, help: str | None = None) -> int:
+    st.session_state.setdefault(key, default)
+    return int(st.number_input(label, min_value=low, max_value=high, step=step, key=key, help=help))
+
+
+def network_ui() -> ModelConfig:
+    """Controls for the network's shape; returns the (possibly invalid) ModelConfig they describe."""
+    net_type = st.segmented_control("Network type", NET_TYPES, key="net_type", required=True,
+                                    help="Dense layers see the image as 784 unrelated numbers; convolutional "
+                                         "layers look at small patches and keep the 2-D layout.")
+    conv_layers: list[ConvLayer] = []
+    padding = st.session_state.get("padding", "same")
+    if net_type == NET_TYPES[1]:
+        top = st.columns(2)
+        with top[0]:
+            count = _number("Convolutional layers", "conv_count", 3, 1, cfg.MAX_CONV_LAYERS)
+        with top[1]:
+            padding = st.selectbox("Padding", cfg.PADDINGS, key="padding",
+                                   help="'same' pads the border so only the stride shrinks the image; "
+                                        "'valid' trims the border at every layer.")
+        for index in range(count):
+            columns = st.columns(3)
+            with columns[0]:
+                filters = _number(f"Layer {index + 1} filters", f"conv_filters_{index}", DEFAULT_CONV.filters, 1,
+                                  cfg.MAX_FILTERS)
+            with columns[1]:
+                kernel = _number("kernel size", f"conv_kernel_{index}", DEFAULT_CONV.kernel_size, 1, 28)
+            with columns[2]:
+                stride = _number("stride", f"conv_stride_{index}", DEFAULT_CONV.stride, 1, cfg.MAX_STRIDE)
+            conv_layers.append(ConvLayer(filters, kernel, stride, st.session_state.get("activation", "relu")))
+
+    hidden = _number("Hidden dense layers", "hidden_count", 1, 0, cfg.MAX_HIDDEN_LAYERS,
+                     help="0 gives the codelab's first network: one softmax layer straight from the pixels.")
+    units = []
+    if hidden:
+        st.caption("Neurons per hidden layer")
+    for row_start in range(0, hidden, 4):
+        columns = st.columns(4)
+        for index in range(row_start, min(hidden, row_start + 4)):
+            with columns[index - row_start]:
+                units.append(_number(f"Layer {index + 1}", f"units_{index}", 100, 1, cfg.MAX_UNITS))
+    columns = st.columns(2)
+    with columns[0]:
+        activation = st.selectbox("Activation", cfg.ACTIVATIONS, key="activation",
+                                  help="Applied after every hidden layer (convolutional ones too).")
+    with columns[1]:
+        dropout = st.slider("Dropout rate", 0.0, 0.9, step=0.05, key="dropout",
+                            help="Fraction of dense neurons switched off at each training step; fights overfitting.")
+    batch_norm = st.toggle("Batch norm", key="batch_norm",
+                           help="Normalise each layer's inputs over the batch before the activation.")
+    conv_layers = [ConvLayer(c.filters, c.kernel_size, c.stride, activation) for c in conv_layers]
+    return ModelConfig(conv_layers=conv_layers, padding=padding, hidden_units=units, activation=activation,
+                       dropout_rate=float(dropout), batch_norm=bool(batch_norm))
+
+
+def training_ui() -> tuple[TrainConfig, str]:
+    """Controls for how to train; returns the (possibly invalid) TrainConfig and the run's name."""
+    columns = st.columns(2)
+    with columns[0]:
+        optimizer = st.selectbox("Optimizer", cfg.OPTIMIZERS, key="optimizer", format_func=cfg.OPTIMIZER_LABELS.get)
+    with columns[1]:
+        rate = st.number_input("Learning rate", min_value=0.0, max_value=100.0, step=0.0005, format="%.5f",
+                               key="learning_rate", help="Step size of each update. SGD here needs about 0.1-0.5; "
+                                                         "Adam about 0.001-0.005.")
+    schedule = st.selectbox("Learning-rate schedule", cfg.SCHEDULES, key="lr_schedule",
+                            format_func=cfg.SCHEDULE_LABELS.get)
+    decay = st.session_state.get("lr_decay", 0.001)
+    decay_steps = st.session_state.get("lr_decay_steps", 2000)
+    floor = st.session_state.get("min_learning_rate", 0.0001)
+    if schedule == "inverse_time":
+        decay = st.number_input("Decay per step", min_value=0.0, max_value=1.0, step=0.0005, format="%.5f",
+                                key="lr_decay")
+    elif schedule == "exponential":
+        columns = st.columns(2)
+        with columns[0]:
+            decay_steps = _number("Decay steps", "lr_decay_steps", 2000, 1, 1_000_000, step=100,
+                                  help="Steps for the rate above the floor to shrink by a factor e (2.7).")
+        with columns[1]:
+            floor = st.number_input("Floor", min_value=0.0, max_value=1.0, step=0.0001, format="%.5f",
+                                    key="min_learning_rate")
+    columns = st.columns(3)
+    with columns[0]:
+        batch_size = _number("Batch size", "batch_size", 100, 1, cfg.MAX_BATCH_SIZE)
+    with columns[1]:
+        epochs = _number("Epochs", "epochs", 5, 1, cfg.MAX_EPOCHS)
+    with columns[2]:
+        seed = _number("Seed", "seed", 0, 0, 2**31 - 1, help="Same seed, same settings: the same curves (on a CPU).")
+    columns = st.columns(2)
+    with columns[0]:
+        train_size = _number("Training images", "train_size", 55_000, 10, cfg.TOTAL_TRAIN_IMAGES, step=1000,
+                             help="Fewer images make overfitting easy to see; more pull train and test together.")
+    with columns[1]:
+        validation_size = _number("Validation images", "validation_size", 5_000, cfg.MIN_VALIDATION,
+                                  cfg.TOTAL_TRAIN_IMAGES, step=1000,
+                                  help="Held out of training to measure progress during each epoch.")
+    name = st.text_input("Run name", key="run_name", max_chars=80, help="How the run is listed in Runs and Draw.")
+    return TrainConfig(
+        optimizer=optimizer, learning_rate=float(rate), lr_schedule=schedule, lr_decay=float(decay),
+        lr_decay_steps=int(decay_steps), min_learning_rate=float(floor), batch_size=batch_size, epochs=epochs,
+        train_size=train_size, validation_size=validation_size, seed=seed,
+    ), name
+
+
+def problems_ui(problems: list[str]) -> None:
+    """The core's validation messages, shown right under the controls they are about."""
+    for problem in problems:
+        st.error(problem, icon=":material/error:")
+
+
+def summary_ui(model: ModelConfig, valid: bool) -> None:
+    """The model summary table, computed without TensorFlow so it follows every change instantly."""
+    if not valid:
+        st.info("The summary appears once the settings are valid.")
+        return
+    total = count_params(model)
+    st.markdown(f"**{total:,} parameters** (weights and biases the network learns)")
+    st.dataframe(pd.DataFrame(summary_rows(model)), hide_index=True, width="stretch",
+                 column_config={"params": st.column_config.NumberColumn("params", format="localized")})
+
+
+def current_job() -> TrainingJob | None:
+    """This browser's job, or else the server's latest one (so a refresh finds a running training again)."""
+    manager = state.job_manager()
+    job_id = st.session_state.get("job_id")
+    return (manager.get(job_id) if job_id else None) or manager.latest()
+
+
+def start_training(model: ModelConfig, train: TrainConfig, preset: Preset, name: str) -> None:
+    # The preset's name is kept only while the network still is that preset; an edited one is "custom", and
+    # its display name says so unless the learner gave it one.
+    unchanged = preset.configs() == (model, train)
+    if not unchanged and name.strip() == preset.title:
+        name = f"{preset.title} (modified)"
+    try:
+        job = state.job_manager().start(model, train, preset=preset.name if unchanged else "custom", name=name)
+    except (JobBusyError, ValueError) as error:
+        st.session_state["train_error"] = str(error)
+        return
+    st.session_state["job_id"] = job.run_id
+    st.session_state.pop("train_error", None)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "estimating…"
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+def progress_ui(progress: Progress, codelab_accuracy: float | None) -> None:
+    """The live view's content: progress bar, numbers, and the Accuracy and Loss charts."""
+    if progress.status == "starting":
+        st.progress(0.0, text="Preparing the data and building the network…")
+    elif progress.status in ("running", "stopping"):
+        per_epoch = max(1, progress.batches_per_epoch)
+        epoch = min(progress.epochs, max(1, math.ceil(progress.step / per_epoch)))
+        text = f"Epoch {epoch}/{progress.epochs} · batch {progress.batch}/{progress.batches_per_epoch}"
+        if progress.batch == progress.batches_per_epoch and progress.epoch < epoch:
+            text += " · scoring the test set"
+        text += f" · {_duration(progress.eta_seconds)} left"
+        if progress.status == "stopping":
+            text = "Stopping after this batch, then scoring the test set…"
+        st.progress(progress.fraction, text=text)
+    numbers = st.columns(4)
+    numbers[0].metric("Test accuracy", f"{progress.test_accuracy:.2%}" if progress.test_accuracy is not None else "–")
+    numbers[1].metric("Test loss", f"{progress.test_loss:.4f}" if progress.test_loss is not None else "–")
+    numbers[2].metric("Learning rate", f"{progress.learning_rate:.5f}" if progress.learning_rate else "–")
+    numbers[3].metric("Elapsed", _duration(progress.elapsed_seconds))
+    st.caption(f"Training on {progress.device or 'the CPU or GPU (detecting…)'} · run `{progress.run_id}`")
+    curves = {name: [point.as_dict() for point in getattr(progress, name)] for name in ("train", "validation", "test")}
+    st.plotly_chart(charts.accuracy_figure(curves, codelab_accuracy), key="accuracy_chart")
+    st.plotly_chart(charts.loss_figure(curves), key="loss_chart")
+    if progress.status == "failed":
+        st.error(f"Training failed: {progress.error}")
+    elif progress.done:
+        result_ui(progress, codelab_accuracy)
+
+
+def result_ui(progress: Progress, codelab_accuracy: float | None) -> None:
+    if progress.test_accuracy is None:
+        return
+    verb = "Stopped" if progress.status == "stopped" else "Finished"
+    comparison = ""
+    if codelab_accuracy is not None:
+        gap = (progress.test_accuracy - codelab_accuracy) * 100
+        comparison = f" The codelab reports {codelab_accuracy:.1%} for this network ({gap:+.1f} points)."
+    st.success(f"{verb} after {progress.epoch} epoch(s): test accuracy **{progress.test_accuracy:.2%}**."
+               f"{comparison} The run is saved: see it on **Runs**, or try it on **Draw**.")
+
+
+def live_ui(job: TrainingJob) -> None:
+    """Re-draws itself once a second while the job runs; one full rerun when it ends updates the buttons."""
+    was_running = not job.done
+    codelab_accuracy = PRESETS[job.preset].codelab_accuracy if job.preset in PRESETS else None
+
+    @st.fragment(run_every=1.0 if was_running else None)
+    def live_view() -> None:
+        progress = job.progress()
+        progress_ui(progress, codelab_accuracy)
+        if was_running and progress.done:
+            st.rerun()
+
+    live_view()
+
+
+def page() -> None:
+    st.title("Train a network")
+    controls, results = st.columns([2, 3], gap="large")
+    with controls:
+        preset = preset_ui()
+        with st.expander("Network", expanded=True):
+            model = network_ui()
+            model_problems = model.problems()
+            problems_ui(model_problems)
+        with st.expander("Training", expanded=True):
+            train, name = training_ui()
+            train_problems = train.problems()
+            problems_ui(train_problems)
+        problems = model_problems + train_problems
+        with st.expander("Model summary", expanded=True):
+            summary_ui(model, not problems)
+    with results:
+        job = current_job()
+        busy = job is not None and not job.done
+        buttons = st.columns([1, 1, 3])
+        buttons[0].button("Train", type="primary", disabled=bool(problems) or busy, width="stretch",
+                          on_click=start_training, args=(model, train, preset, name), icon=":material/play_arrow:",
+                          help="Fix the settings marked in red first." if problems else None)
+        if buttons[1].button("Stop", disabled=not busy, width="stretch", icon=":material/stop:"):
+            job.stop()
+        if problems:
+            buttons[2].caption("Fix the settings marked in red on the left to train.")
+        elif busy:
+            buttons[2].caption(f"Training **{job.name}**: other pages keep working meanwhile.")
+        if "train_error" in st.session_state:
+            st.warning(st.session_state["train_error"])
+        job = current_job()
+        if job is None:
+            st.info("Pick a preset (or build your own network), then press **Train**. Accuracy and loss for the "
+                    "training images and the unseen test images will grow here, live, on the same axes.")
+        else:
+            live_ui(job)
+
+
+page()
