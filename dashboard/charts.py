@@ -265,7 +265,7 @@ def image_grid_figure(images: Any, titles: Sequence[str], *, columns: int = 6, t
     show_scale = diverging or colorbar_title is not None
     figure.update_layout(
         coloraxis={"colorscale": scale, "cmin": low, "cmax": high, "showscale": show_scale,
-                   "colorbar": {"title": {"text": colorbar_title or ""}, "thickness": 12, "nticks": 4,
+                   "colorbar": {"title": {"text": colorbar_title or ""}, "thickness": 12, "nticks": 3,
                                 "lenmode": "pixels", "len": max(90, min(plot_height, 320))}},
         title={"text": title or "", "font": {"size": FONT_SIZE + 4}}, font={"size": FONT_SIZE},
         height=top + plot_height + 10, margin={"l": 10, "r": 10, "t": top, "b": 10}, plot_bgcolor="rgba(0,0,0,0)",

@@ -1,0 +1,206 @@
+"""Inspect: where a trained network goes wrong, what its first layer learned, and what each layer sees."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import numpy as np
+import streamlit as st
+
+from dashboard import charts, state
+from mnist_models import inspection
+from mnist_models.config import ModelConfig
+from mnist_models.data import Mnist, load_mnist
+from mnist_models.runs import RunInfo
+
+IMAGE_KEY = "inspect_image"
+MISTAKE_COLUMNS = 6
+MAX_DENSE_NEURONS = 24  # a hidden layer of 200 neurons would be 200 tiny images; the first few tell the story
+
+
+def model_ui(runs: list[RunInfo]) -> RunInfo:
+    """The Model box: saved runs with a model, the most accurate first (as on Draw)."""
+    ranked = sorted(runs, key=lambda info: info.test_accuracy or 0.0, reverse=True)
+    by_id = {info.run_id: info for info in ranked}
+    run_id = st.selectbox("Model", list(by_id), format_func=lambda key: by_id[key].label, key="inspect_model",
+                          help="Every saved run with a model, the highest test accuracy first.")
+    return by_id[run_id]
+
+
+@contextlib.contextmanager
+def readable_errors(what: str) -> Iterator[None]:
+    """Show a failure inside one section as a short message, so one broken part does not take the page down."""
+    try:
+        yield
+    except Exception as error:
+        st.error(f"Could not show {what} for this run ({type(error).__name__}: {error}). An older or damaged run "
+                 "may not support it; try another run or train this network again.", icon=":material/error:")
+
+
+@st.cache_data(show_spinner="Scoring the 10,000 test images…", max_entries=8)
+def test_probabilities(run_id: str, modified: float) -> np.ndarray:
+    """(10000, 10) probabilities for every test image, computed once per saved model (`modified` is its mtime)."""
+    model = state.predictor(run_id, modified).model
+    return inspection.score_images(model, load_mnist().x_test)
+
+
+def summary_ui(predictions: np.ndarray, labels: np.ndarray) -> None:
+    """Three numbers: accuracy, how many test images are wrong, and the hardest digit."""
+    wrong = int((predictions != labels).sum())
+    per_digit = inspection.per_class_accuracy(labels, predictions)
+    hardest = int(np.nanargmin(per_digit))
+    numbers = st.columns(3)
+    numbers[0].metric("Test accuracy", f"{1 - wrong / len(labels):.2%}")
+    numbers[1].metric("Mistakes", f"{wrong:,} of {len(labels):,}")
+    numbers[2].metric("Hardest digit", str(hardest), help=f"Only {per_digit[hardest]:.1%} of the {hardest}s are "
+                                                          "recognised; the confusion matrix shows what they are "
+                                                          "taken for.")
+
+
+def confusion_ui(predictions: np.ndarray, labels: np.ndarray) -> None:
+    """The confusion matrix beside the accuracy of each digit."""
+    st.subheader("Which digits get confused")
+    st.caption("Each row is the true digit, each column the network's answer. The diagonal counts the right "
+               "answers; every other number is a mistake, darker where there are more (hover for details).")
+    matrix = inspection.confusion_matrix(labels, predictions)
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        st.plotly_chart(charts.confusion_figure(matrix), key="confusion_matrix")
+    with right:
+        st.plotly_chart(charts.class_accuracy_figure(inspection.per_class_accuracy(labels, predictions)),
+                        key="class_accuracy")
+
+
+def mistakes_ui(probabilities: np.ndarray, labels: np.ndarray, images: np.ndarray) -> None:
+    """A grid of the test images the network got wrong while being surest of itself."""
+    st.subheader("Its most confident mistakes")
+    controls = st.columns([1, 2, 2])
+    digit = controls[0].selectbox("True digit", ["any", *range(10)], key="inspect_mistake_digit",
+                                  help="Only mistakes on images of this digit.")
+    count = controls[1].slider("Mistakes shown", 6, 48, 18, step=6, key="inspect_mistake_count")
+    indices = inspection.worst_mistakes(probabilities, labels, count, None if digit == "any" else int(digit))
+    if len(indices) == 0:
+        st.success("No mistakes here: every one of these test images is classified correctly.")
+        return
+    predicted = probabilities[indices].argmax(axis=1)
+    titles = [f"true {labels[index]}, predicted {guess} ({probabilities[index, guess]:.0%})<br>test image #{index}"
+              for index, guess in zip(indices, predicted, strict=True)]
+    st.plotly_chart(charts.image_grid_figure(images[indices], titles, columns=MISTAKE_COLUMNS, zrange=(0.0, 1.0),
+                                             tile_height=150), key="mistakes_grid")
+    st.caption("Many of these are hard even for people, and a few MNIST labels are simply wrong. Type an image's "
+               "number under **Layer by layer** below to see how the network reached its answer.")
+
+
+def weights_ui(model, config: ModelConfig) -> None:
+    """The first layer's weights drawn as images, blue for positive and red for negative."""
+    st.subheader("What the first layer learned")
+    weights = inspection.first_layer_weights(model)
+    if config.conv_layers:
+        size = weights.shape[1]
+        titles = [f"filter {index + 1}" for index in range(len(weights))]
+        st.caption(f"The {len(weights)} filters of the first convolution, {size}x{size} weights each. Every filter "
+                   "slides over the image and answers strongly where the pixels under it match its pattern: blue "
+                   "pixels (positive weights) add, red ones (negative) subtract.")
+        figure = charts.image_grid_figure(weights, titles, columns=12, diverging=True, tile_height=110,
+                                          colorbar_title="weight")
+    elif not config.hidden_units:
+        titles = [f"digit {digit}" for digit in range(len(weights))]
+        st.caption("This network is one softmax layer: each digit's score is the sum of the pixels times that "
+                   "digit's 784 weights, drawn here as a 28x28 image. Blue pixels vote for the digit when they are "
+                   "inked, red ones against it, so each image is a blurry template of the digit.")
+        figure = charts.image_grid_figure(weights, titles, columns=5, diverging=True, tile_height=170,
+                                          colorbar_title="weight")
+    else:
+        shown = weights[:MAX_DENSE_NEURONS]
+        titles = [f"neuron {index + 1}" for index in range(len(shown))]
+        st.caption(f"The first dense layer has {len(weights)} neurons, each with one weight per pixel (the first "
+                   f"{len(shown)} are drawn as 28x28 images). Blue pixels excite the neuron when inked, red ones "
+                   "inhibit it. With enough training hidden neurons pick up strokes and blobs rather than whole "
+                   "digits; early on they still look like the random noise they started from.")
+        figure = charts.image_grid_figure(shown, titles, columns=8, diverging=True, tile_height=110,
+                                          colorbar_title="weight")
+    st.plotly_chart(figure, key="first_layer_weights")
+
+
+def pick_random_mistake(mistakes: np.ndarray) -> None:
+    """The random-mistake button's callback: runs before the number input is drawn, so it may set its value."""
+    st.session_state[IMAGE_KEY] = int(np.random.default_rng().choice(mistakes))
+
+
+def image_choice_ui(probabilities: np.ndarray, labels: np.ndarray) -> int:
+    """A test image's number, typed or picked at random among the mistakes."""
+    mistakes = np.flatnonzero(probabilities.argmax(axis=1) != labels)
+    st.session_state.setdefault(IMAGE_KEY, int(mistakes[0]) if len(mistakes) else 0)
+    columns = st.columns([1, 1, 3], vertical_alignment="bottom")
+    index = columns[0].number_input("Test image", min_value=0, max_value=len(labels) - 1, step=1, key=IMAGE_KEY,
+                                    help=f"Any of the {len(labels):,} test images, by number (0 to {len(labels) - 1}).")
+    columns[1].button("A random mistake", on_click=pick_random_mistake, args=(mistakes,), disabled=not len(mistakes),
+                      icon=":material/shuffle:")
+    return int(index)
+
+
+def activations_ui(model, probabilities: np.ndarray, labels: np.ndarray, images: np.ndarray) -> None:
+    """One test image going through the network: every layer's output, from the pixels to the answer."""
+    st.subheader("Layer by layer")
+    index = image_choice_ui(probabilities, labels)
+    guess = int(probabilities[index].argmax())
+    verdict = "right." if guess == labels[index] else f"wrong, it is a {labels[index]}."
+    picture, answer = st.columns([1, 2], gap="large")
+    with picture:
+        st.plotly_chart(charts.image_figure(images[index], f"Test image #{index}: a {labels[index]}", height=300),
+                        key="inspect_input")
+    with answer:
+        st.markdown(f"The network answers **{guess}**, **{probabilities[index, guess]:.1%}** sure: {verdict}")
+        st.plotly_chart(charts.probability_figure(probabilities[index], height=260), key="inspect_probabilities")
+    # The last layer's output is the probabilities just shown; the layers before it are the news here.
+    hidden = inspection.activations(model, images[index])[:-1]
+    if not hidden:
+        st.caption("This network has no hidden layer: the pixels go straight into the ten outputs above.")
+        return
+    st.caption("On the way there, each layer's output for this image. A convolution gives one small map per "
+               "filter (bright where the filter found its pattern); a dense layer gives one number per neuron.")
+    for name, output in hidden:
+        if output.ndim == 3:
+            height, width, channels = output.shape
+            figure = charts.feature_maps_figure(output, f"{name}: {channels} feature maps of {height}x{width}")
+        else:
+            figure = charts.dense_activation_figure(output, f"{name}: {output.size} neurons")
+        st.plotly_chart(figure, key=f"activation_{name}")
+
+
+def page() -> None:
+    st.title("Inspect a trained network")
+    runs = [info for info in state.run_store().list() if info.has_model]
+    if not runs:
+        st.info("There is no trained network to inspect yet. Train one (a few epochs are enough), then come back "
+                "to see its mistakes, its weights and what each layer sees.")
+        st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
+        return
+    run = model_ui(runs)
+    try:
+        modified = run.path.joinpath("model.keras").stat().st_mtime
+        model = state.predictor(run.run_id, modified).model
+        config, _ = state.run_store().load_configs(run.run_id)
+        data: Mnist = load_mnist()
+        probabilities = test_probabilities(run.run_id, modified)
+    except Exception as error:
+        st.error(f"This run's network cannot be loaded ({type(error).__name__}: {error}). It may come from an older "
+                 "version of the dashboard or be damaged; pick another run or train it again.",
+                 icon=":material/error:")
+        return
+    labels = data.y_test.astype(int)
+    predictions = probabilities.argmax(axis=1)
+    with readable_errors("the scores"):
+        summary_ui(predictions, labels)
+    with readable_errors("the confusion matrix"):
+        confusion_ui(predictions, labels)
+    with readable_errors("the mistakes"):
+        mistakes_ui(probabilities, labels, data.x_test)
+    with readable_errors("the first layer's weights"):
+        weights_ui(model, config)
+    with readable_errors("the layer outputs"):
+        activations_ui(model, probabilities, labels, data.x_test)
+
+
+page()
