@@ -46,7 +46,7 @@ def _layout(figure: go.Figure, title: str, y_title: str, height: int) -> go.Figu
 
 def _add_curves(figure: go.Figure, curves: Curves, metric: str, hover: str) -> None:
     styles = (
-        ("train", "train (recent batches)", {"color": TRAIN_COLOUR, "width": 2}, "lines", 0.8),
+        ("train", "train (smoothed)", {"color": TRAIN_COLOUR, "width": 2}, "lines", 0.8),
         ("validation", "validation", {"color": VALIDATION_COLOUR, "width": 2, "dash": "dot"}, "lines", 1.0),
         ("test", "test", {"color": TEST_COLOUR, "width": 4}, "lines+markers", 1.0),
     )

@@ -11,8 +11,6 @@ import keras
 from mnist_models.data import Split
 from mnist_models.models import current_learning_rate
 from mnist_models.runs import HEARTBEAT_SECONDS
-
-CHECKPOINT_SECONDS = 30.0
 from mnist_models.training import (
     REPORT_INTERVAL_SECONDS,
     VALIDATION_CHECKS_PER_EPOCH,
@@ -25,6 +23,9 @@ from mnist_models.training import (
 
 if TYPE_CHECKING:
     from mnist_models.training import TrainingJob
+
+CHECKPOINT_SECONDS = 30.0
+SMOOTHING = 0.95  # weight of the past in the training curve's moving average (about 20 batches)
 
 
 class ProgressCallback(keras.callbacks.Callback):
@@ -41,7 +42,8 @@ class ProgressCallback(keras.callbacks.Callback):
         self.checkpoints: set[int] = set()
         self.epoch = 0
         self.count = 0  # batches done in this epoch
-        self.window_start = (0, 0.0, 0.0)  # (count, loss sum, accuracy sum) when the last point was taken
+        self.previous = (0, 0.0, 0.0)  # (count, loss mean, accuracy mean) Keras logged after the last batch
+        self.smoothed: tuple[float, float] | None = None  # moving averages of the per-batch loss and accuracy
         self.last_point_at = 0.0
         self.last_save_at = 0.0
         self.last_checkpoint_at = -math.inf
@@ -67,7 +69,7 @@ class ProgressCallback(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
         self.count = 0
-        self.window_start = (0, 0.0, 0.0)
+        self.previous = (0, 0.0, 0.0)
 
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}
@@ -86,8 +88,9 @@ class ProgressCallback(keras.callbacks.Callback):
                 state.first_batch_at = time.time()
             state.batch = self.count
             state.step += 1
+        self._smooth(loss, float(logs.get("accuracy", math.nan)))
         if now - self.last_point_at >= REPORT_INTERVAL_SECONDS or self.count == self.steps:
-            self._add_train_point(loss, float(logs.get("accuracy", math.nan)), now)
+            self._add_train_point(now)
         if self.count in self.checkpoints:
             self._add_validation_point()
         if now - self.last_save_at >= HEARTBEAT_SECONDS:
@@ -131,22 +134,35 @@ class ProgressCallback(keras.callbacks.Callback):
     def _fractional_epoch(self) -> float:
         return self.epoch + self.count / self.steps
 
-    def _add_train_point(self, loss_mean: float, accuracy_mean: float, now: float) -> None:
-        # Keras logs the mean over the epoch so far; the mean over just the batches since the last point is
-        # (sum now - sum then) / (count now - count then), which is an honest, smoothed recent value.
-        count0, loss_sum0, accuracy_sum0 = self.window_start
-        loss_sum, accuracy_sum = loss_mean * self.count, accuracy_mean * self.count
+    def _smooth(self, loss_mean: float, accuracy_mean: float) -> None:
+        # Keras logs the mean over the epoch so far; the last batch alone scored
+        # (count x mean now - previous count x previous mean) / (batches since). An exponential moving
+        # average of those per-batch values (about the last 20 batches) gives a curve that follows
+        # training closely without the noise of single batches.
+        count0, loss_mean0, accuracy_mean0 = self.previous
         batches = self.count - count0
         if batches <= 0:
             return
-        point = CurvePoint(self._fractional_epoch(), self.job._state.step,
-                           (loss_sum - loss_sum0) / batches, (accuracy_sum - accuracy_sum0) / batches)
-        self.window_start = (self.count, loss_sum, accuracy_sum)
+        loss = (loss_mean * self.count - loss_mean0 * count0) / batches
+        accuracy = (accuracy_mean * self.count - accuracy_mean0 * count0) / batches
+        self.previous = (self.count, loss_mean, accuracy_mean)
+        if self.smoothed is None:
+            self.smoothed = (loss, accuracy)
+        else:
+            old_loss, old_accuracy = self.smoothed
+            self.smoothed = (SMOOTHING * old_loss + (1 - SMOOTHING) * loss,
+                             SMOOTHING * old_accuracy + (1 - SMOOTHING) * accuracy)
+
+    def _add_train_point(self, now: float) -> None:
+        if self.smoothed is None:
+            return
+        loss, accuracy = self.smoothed
         self.last_point_at = now
         rate = current_learning_rate(self.model)
         with self.job._lock:
-            self.job._state.train.append(point)
-            self.job._state.learning_rate = rate
+            state = self.job._state
+            state.train.append(CurvePoint(self._fractional_epoch(), state.step, loss, accuracy))
+            state.learning_rate = rate
 
     def _add_validation_point(self) -> None:
         loss, accuracy = scores(predict_probabilities(self.model, self.x_val_sample), self.y_val_sample)

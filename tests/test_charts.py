@@ -39,7 +39,7 @@ def vertical_lines(figure):
 @pytest.mark.parametrize("build", [charts.accuracy_figure, charts.loss_figure])
 def test_curves_get_one_trace_each_with_their_style(build):
     traces = traces_by_name(build(OVERFITTING))
-    train, validation, test = traces["train (recent batches)"], traces["validation"], traces["test"]
+    train, validation, test = traces["train (smoothed)"], traces["validation"], traces["test"]
     assert test.line.dash in (None, "solid"), "test is the curve that matters: a solid line"
     assert validation.line.dash == "dot"
     assert train.line.dash in (None, "solid")
@@ -56,7 +56,7 @@ def test_curves_carry_the_epochs_and_values():
     assert list(accuracy["test"].x) == [1.0, 2.0, 3.0]
     assert list(accuracy["test"].y) == [0.90, 0.92, 0.93]
     assert list(loss["test"].y) == [0.35, 0.30, 0.33]
-    assert list(loss["train (recent batches)"].x) == [0.5, 1.0, 2.0, 3.0]
+    assert list(loss["train (smoothed)"].x) == [0.5, 1.0, 2.0, 3.0]
 
 
 def test_titles_and_axes():

@@ -1,0 +1,98 @@
+"""Tests for mnist_models.models: the Keras model is exactly the architecture plan, and it trains with any optimiser."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mnist_models.architecture import count_params, plan_layers, summary_rows
+from mnist_models.config import OPTIMIZERS, ConfigError, ConvLayer, ModelConfig, TrainConfig
+from mnist_models.models import build_model, compile_model, current_learning_rate
+
+CONFIGS = {
+    "softmax": ModelConfig(hidden_units=[]),
+    "dense": ModelConfig(hidden_units=[200, 100, 60, 30], activation="sigmoid"),
+    "dense-dropout": ModelConfig(hidden_units=[64, 32], activation="elu", dropout_rate=0.25),
+    "dense-batchnorm": ModelConfig(hidden_units=[64, 32], batch_norm=True),
+    "conv-same": ModelConfig(conv_layers=[ConvLayer(4, 5, 1), ConvLayer(8, 5, 2), ConvLayer(12, 4, 2)],
+                             hidden_units=[200]),
+    "conv-valid": ModelConfig(conv_layers=[ConvLayer(6, 6, 1, "tanh"), ConvLayer(12, 5, 2), ConvLayer(24, 4, 2)],
+                              padding="valid", hidden_units=[50], activation="gelu"),
+    "conv-batchnorm-dropout": ModelConfig(conv_layers=[ConvLayer(6, 3, 1), ConvLayer(8, 3, 3)], hidden_units=[40],
+                                          batch_norm=True, dropout_rate=0.35, activation="leaky_relu"),
+}
+
+
+@pytest.fixture(scope="module")
+def images(mnist):
+    return np.asarray(mnist.x_test[:7])
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_keras_layers_match_the_plan(name):
+    config = CONFIGS[name]
+    model = build_model(config)
+    plan = plan_layers(config)
+    assert [layer.name for layer in model.layers] == [spec.name for spec in plan]
+    assert [type(layer).__name__ for layer in model.layers] == [spec.kind for spec in plan]
+    for layer, spec in zip(model.layers, plan, strict=True):
+        assert tuple(layer.output.shape) == (None, *spec.output_shape), spec.name
+        assert layer.count_params() == spec.params, spec.name
+    assert model.count_params() == count_params(config)
+    assert [row["layer"] for row in summary_rows(config)] == [spec.name for spec in plan]
+
+
+def test_plan_shapes_are_keras_conv_arithmetic():
+    # 'same': 28 -> 28 (s1) -> 14 (s2) -> 7 (s2); 'valid': 28-6+1 = 23 -> (23-5)//2+1 = 10 -> (10-4)//2+1 = 4.
+    same = {spec.name: spec.output_shape for spec in plan_layers(CONFIGS["conv-same"])}
+    assert (same["conv1"], same["conv2"], same["conv3"], same["flatten"]) == ((28, 28, 4), (14, 14, 8),
+                                                                              (7, 7, 12), (588,))
+    valid = {spec.name: spec.output_shape for spec in plan_layers(CONFIGS["conv-valid"])}
+    assert (valid["conv1"], valid["conv2"], valid["conv3"], valid["flatten"]) == ((23, 23, 6), (10, 10, 12),
+                                                                                  (4, 4, 24), (384,))
+
+
+def test_summary_rows_read_like_keras():
+    rows = summary_rows(ModelConfig(hidden_units=[]))
+    assert rows == [
+        {"layer": "flatten", "type": "Flatten", "output shape": "(None, 784)", "params": 0},
+        {"layer": "output", "type": "Dense", "output shape": "(None, 10)", "params": 7850},
+    ]
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_output_is_ten_probabilities(name, images):
+    model = build_model(CONFIGS[name])
+    output = np.asarray(model(images, training=False))
+    assert output.shape == (7, 10)
+    assert (output >= 0).all()
+    np.testing.assert_allclose(output.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "schedule"),
+    [(optimizer, "constant") for optimizer in OPTIMIZERS] + [("adam", "inverse_time"), ("sgd", "exponential")],
+)
+def test_every_optimizer_builds_compiles_and_steps(optimizer, schedule, mnist):
+    train = TrainConfig(optimizer=optimizer, learning_rate=0.01, lr_schedule=schedule)
+    model = compile_model(build_model(ModelConfig(hidden_units=[16])), train)
+    before = [np.array(weight) for weight in model.get_weights()]
+    loss, accuracy = model.train_on_batch(np.asarray(mnist.x_train[:32]), np.asarray(mnist.y_train[:32]))
+    assert np.isfinite(loss) and 0 <= accuracy <= 1
+    assert any(not np.array_equal(old, new) for old, new in zip(before, model.get_weights(), strict=True))
+    # After one step the schedule has moved on by one step.
+    assert current_learning_rate(model) == pytest.approx(train.learning_rate_at(1), rel=1e-5)
+
+
+def test_integer_learning_rate_from_a_json_file_trains():
+    # A config written by hand may hold "learning_rate": 1; Keras itself refuses a Python int.
+    model = compile_model(build_model(ModelConfig(hidden_units=[])), TrainConfig(optimizer="sgd", learning_rate=1))
+    assert current_learning_rate(model) == 1.0
+
+
+def test_invalid_config_raises_config_error():
+    with pytest.raises(ConfigError) as error:
+        build_model(ModelConfig(hidden_units=[0], dropout_rate=2.0))
+    assert len(error.value.problems) == 2
+    with pytest.raises(ValueError, match="Learning rate"):
+        compile_model(build_model(ModelConfig(hidden_units=[])), TrainConfig(learning_rate=0))
