@@ -190,7 +190,8 @@ class TrainingJob:
 
     @property
     def done(self) -> bool:
-        return self.progress().done
+        with self._lock:
+            return self._state.status in ("completed", "stopped", "failed")
 
     # Training thread -------------------------------------------------------------------------------------
 
@@ -225,6 +226,7 @@ class TrainingJob:
         with self._lock:
             self._state.status = "failed"
             self._state.error = reason
+            self._state.finished = time.time()
             state = self._state
         with contextlib.suppress(Exception):
             self.store.update(self.run_id, history=state.history(), status="failed", error=reason,
