@@ -4,6 +4,10 @@ Learning rates: the codelab's TensorFlow 1 code multiplied its cross-entropy by 
 100 images), so its SGD rate of 0.005 acts like 0.5 on Keras's mean loss. The SGD presets use the rescaled
 rate, which reproduces the codelab's curves (0.005 reaches only about 86% after 3 epochs). Adam adapts to
 the scale of the gradients, so its rates (0.003, 0.005) carry over unchanged.
+
+The bigger convnet: the seed's recipe (batches of 100, Adam 0.003 with inverse-time decay 0.001) plateaued
+at 98.9% here (98.76-98.95% after 3 to 6 epochs on 55,000 images). Batches of 32 with the codelab's
+exponential decay reached 98.99-99.04% after 3 epochs and 99.1% after 4, so the preset uses them.
 """
 
 from __future__ import annotations
@@ -99,11 +103,11 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "conv-bigger-dropout",
             "Bigger convnet + dropout",
-            "More filters (6/12/24, 6x6 s1, 5x5 s2, 4x4 s2), dense 200 with 35% dropout, Adam 0.003 with "
-            "inverse-time decay 0.001: breaks 99%, ~99.3%.",
+            "More filters (6/12/24, 6x6 s1, 5x5 s2, 4x4 s2), dense 200 with 35% dropout, Adam 0.003 decaying "
+            "towards 0.0001, batches of 32: breaks 99% (~99.1% after 4 epochs; the codelab's 99.3% takes ~18).",
             ModelConfig(conv_layers=_CONV_BIG, hidden_units=[200], activation="relu", dropout_rate=0.35),
-            TrainConfig(optimizer="adam", learning_rate=0.003, lr_schedule="inverse_time", lr_decay=0.001,
-                        batch_size=100, epochs=3),
+            TrainConfig(optimizer="adam", learning_rate=0.003, lr_schedule="exponential", lr_decay_steps=2000,
+                        min_learning_rate=0.0001, batch_size=32, epochs=4),
             0.993,
         ),
         Preset(
