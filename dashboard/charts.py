@@ -64,7 +64,7 @@ def accuracy_figure(curves: Curves, target: float | None = None, height: int = 3
     _add_curves(figure, curves, "accuracy", "%{y:.2%}")
     if target is not None:
         figure.add_hline(y=target, line={"color": "#555", "dash": "dash", "width": 1},
-                         annotation_text=f"codelab {target:.1%}", annotation_position="bottom right")
+                         annotation_text=f"codelab {target:.1%}", annotation_position="top left")
     values = [p["accuracy"] for key in ("validation", "test") for p in _finite(curves.get(key, ()), "accuracy")]
     # Zoom onto the interesting top of the scale once the network is past chance, as the codelab's charts do.
     low = max(0.0, min(values) - 0.02) if values and min(values) > 0.5 else 0.0
