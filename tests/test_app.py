@@ -1,19 +1,31 @@
 """The dashboard's pages under Streamlit's AppTest: they load, presets fill the controls, bad settings are caught,
-and a short training started from the Train page ends as a saved run that Runs lists."""
+a short training started from the Train page ends as a saved run that Runs lists, and the Draw page answers a
+drawing put into its canvas's state with what the run's Predictor says."""
 
 from __future__ import annotations
 
+import base64
+import io
+import json
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 import streamlit as st
+from drawn_digits import DIGITS, DrawnDigit, render
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from dashboard import state
+from mnist_models.drawing import to_mnist
+from mnist_models.predict import Predictor
+from mnist_models.presets import get_preset
+from mnist_models.runs import RunInfo, RunStore
+from mnist_models.training import TrainingJob
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "dashboard" / "app.py"
@@ -116,8 +128,9 @@ def test_convnet_preset_fills_the_conv_layers(runs_folder):
     assert at.number_input(key="hidden_count").value == 1
     assert at.number_input(key="units_0").value == 200
     assert at.slider(key="dropout").value == pytest.approx(0.35)
-    assert at.selectbox(key="lr_schedule").value == "inverse_time"
+    assert at.selectbox(key="lr_schedule").value == "exponential"
     assert at.selectbox(key="optimizer").value == "adam"
+    assert at.number_input(key="batch_size").value == 32
 
 
 def test_switching_presets_back_and_forth_overwrites_every_control(runs_folder):
@@ -248,3 +261,212 @@ def test_train_page_does_not_import_tensorflow(tmp_path):
                             timeout=120, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split()[-2:] == ["False", "False"], "the first page must appear without TensorFlow"
+
+
+# Draw page -------------------------------------------------------------------------------------------------------
+
+DRAW = "app_pages/draw.py"
+QUICK_PRESET = "conv-bigger-dropout"
+# The canvas draws white strokes on a transparent pad; its PNG carries the ink in the alpha channel.
+STROKE_COLOUR = "#FFFFFF"
+
+
+def drawn(label: int, style: str = "normal") -> DrawnDigit:
+    [digit] = [digit for digit in DIGITS if digit.label == label and digit.style == style]
+    return digit
+
+
+def canvas_png(strokes) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(render(strokes, stroke_colour=STROKE_COLOUR)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def put_on_canvas(at: AppTest, url: str) -> AppTest:
+    """Set the canvas's state as the component does after a stroke (what the browser would send), and rerun."""
+    key = f"canvas_{at.session_state['canvas_version']}"
+    at.session_state[key] = {"drawing": {"raw": {"objects": [], "background": ""}, "data": url}}
+    return at.run()
+
+
+def infos(at: AppTest) -> list[str]:
+    return [info.value for info in at.info]
+
+
+def prediction(at: AppTest) -> str | None:
+    values = [metric.value for metric in at.metric if metric.label == "Prediction"]
+    assert len(values) <= 1, values
+    return values[0] if values else None
+
+
+def plotly_spec(at: AppTest, key: str) -> dict:
+    """The figure of the Plotly chart with this widget key (its proto id ends with the key)."""
+    [chart] = [chart for chart in at.get("plotly_chart") if chart.proto.id.endswith(f"-{key}")]
+    return json.loads(chart.proto.spec)
+
+
+def plotly_array(value) -> np.ndarray:
+    """A Plotly data array: a plain list, or the typed form {dtype, bdata (base64), shape} Plotly uses for numpy."""
+    if isinstance(value, dict):
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = value.get("shape")
+        return array.reshape([int(size) for size in str(shape).split(",")]) if shape else array
+    return np.asarray(value)
+
+
+def train_small(store: RunStore, mnist, preset: str, name: str, train_size: int) -> RunInfo:
+    model, train = get_preset(preset).configs()
+    train.train_size = train_size
+    train.epochs = 1
+    job = TrainingJob(model, train, store=store, preset=preset, name=name, data=mnist).start()
+    progress = job.wait(600)
+    assert progress.status == "completed", progress.error
+    return store.get(job.run_id)
+
+
+@pytest.fixture(scope="module")
+def drawing_runs(tmp_path_factory, mnist) -> dict[str, RunInfo]:
+    """Two saved runs for the Draw page, trained once for this module: a small convnet (about 92% on the test
+    set) and, saved after it so that it is the newest, a weaker softmax. The Model box must pick the convnet."""
+    store = RunStore(tmp_path_factory.mktemp("draw-runs"))
+    best = train_small(store, mnist, "conv", "Small convnet", 5000)
+    weaker = train_small(store, mnist, "softmax", "Tiny softmax", 500)
+    assert best.test_accuracy > weaker.test_accuracy
+    assert store.list()[0].run_id == weaker.run_id, "the weaker run is the newest"
+    return {"best": best, "weaker": weaker}
+
+
+@pytest.fixture(scope="module")
+def best_predictor(drawing_runs) -> Predictor:
+    return Predictor(drawing_runs["best"].path / "model.keras")
+
+
+@pytest.fixture
+def draw_page(drawing_runs, monkeypatch) -> AppTest:
+    """The Draw page over the module's two runs, with a fresh cache (store, job manager, loaded models)."""
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(drawing_runs["best"].path.parent))
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+    st.cache_resource.clear()
+    yield open_app(DRAW)
+    st.cache_resource.clear()
+
+
+@pytest.mark.slow
+def test_draw_page_without_runs_offers_a_quick_model_then_lists_it(runs_folder):
+    at = open_app(DRAW)
+    assert any("no trained network" in info for info in infos(at)), infos(at)
+    assert not at.selectbox, "no Model box without a run"
+    assert prediction(at) is None
+    [button] = [button for button in at.button if button.label == "Train a quick model"]
+
+    button.click().run()
+    assert not at.exception, [item.value for item in at.exception]
+    job = state.job_manager().latest()
+    assert job is not None, "the button starts a training job"
+    assert job.preset == QUICK_PRESET
+    assert job.model_config == get_preset(QUICK_PRESET).configs()[0]
+    assert job.train_config.epochs == 2
+    assert not [button for button in at.button if button.label == "Train a quick model"], "no second start"
+
+    # Stopped after its first batch, the run keeps a model: the page now offers it in the Model box.
+    job.stop()
+    progress = job.wait(180)
+    assert progress.status == "stopped", progress.error
+    at.run()
+    assert not at.exception, [item.value for item in at.exception]
+    model = at.selectbox(key="draw_model")
+    assert model.label == "Model"
+    assert model.value == job.run_id
+    assert len(model.options) == 1
+    assert "Quick convnet" in model.options[0] and QUICK_PRESET in model.options[0]
+    assert "Draw a digit" in infos(at)
+
+
+def test_draw_model_box_defaults_to_the_best_run(draw_page, drawing_runs):
+    best, weaker = drawing_runs["best"], drawing_runs["weaker"]
+    model = draw_page.selectbox(key="draw_model")
+    assert model.label == "Model"
+    assert model.value == best.run_id, "the most accurate run, although another one is newer"
+    assert len(model.options) == 2
+    first, second = model.options
+    for label, info in ((first, best), (second, weaker)):
+        assert info.name in label and info.preset in label
+        assert f"{info.test_accuracy:.2%}" in label, (label, info.test_accuracy)
+
+    draw_page.selectbox(key="draw_model").set_value(weaker.run_id).run()
+    assert not draw_page.exception
+    assert draw_page.selectbox(key="draw_model").value == weaker.run_id
+
+
+def test_draw_empty_canvas_asks_for_a_digit(draw_page):
+    assert "Draw a digit" in infos(draw_page)
+    assert prediction(draw_page) is None, "never a prediction of nothing"
+    assert not draw_page.get("plotly_chart")
+    assert [button.label for button in draw_page.button] == ["Clear"]
+
+
+@pytest.mark.parametrize(("label", "style"), [(7, "normal"), (3, "slanted"), (0, "top-left"), (4, "small")])
+def test_draw_prediction_is_what_the_predictor_says(draw_page, best_predictor, label, style):
+    png = canvas_png(drawn(label, style).strokes)
+    at = put_on_canvas(draw_page, data_url(png))
+    assert not at.exception, [item.value for item in at.exception]
+    assert not at.warning
+
+    image = to_mnist(np.asarray(Image.open(io.BytesIO(png))))  # (28, 28)
+    digit, probability, probabilities = best_predictor.predict(image)
+    value = prediction(at)
+    assert value in [str(d) for d in range(10)]
+    assert value == str(digit)
+    assert any(markdown.value == f"**{probability:.1%}** sure" for markdown in at.markdown)
+    assert "Draw a digit" not in infos(at)
+
+    bars = plotly_spec(at, "probabilities")["data"][0]
+    assert [int(x) for x in plotly_array(bars["x"])] == list(range(10))
+    assert np.allclose(plotly_array(bars["y"]), probabilities, atol=1e-6)
+    # The 28x28 image shown is the one the network was given.
+    seen = plotly_array(plotly_spec(at, "seen_image")["data"][0]["z"])
+    assert np.allclose(seen, image, atol=1e-6)
+
+
+@pytest.mark.parametrize("label", [1, 7])
+def test_draw_clear_digit_is_predicted_correctly(draw_page, label):
+    at = put_on_canvas(draw_page, data_url(canvas_png(drawn(label).strokes)))
+    assert not at.exception, [item.value for item in at.exception]
+    assert prediction(at) == str(label)
+
+
+@pytest.mark.parametrize("url", [
+    pytest.param("data:image/png;base64,AAAA", id="not-an-image"),  # three zero bytes
+    pytest.param("data:image/png;base64,not*base64", id="bad-base64"),  # wrong padding
+    pytest.param("data:image/png,plain text", id="no-base64-part"),
+    pytest.param(data_url(canvas_png(drawn(8).strokes)[:200]), id="truncated-png"),
+])
+def test_draw_unreadable_drawing_warns_instead_of_failing(draw_page, url):
+    at = put_on_canvas(draw_page, url)
+    assert not at.exception, [item.value for item in at.exception]
+    assert any("could not be read" in warning.value for warning in at.warning)
+    assert prediction(at) is None
+    assert "Draw a digit" in infos(at)
+
+
+def test_draw_clear_mounts_a_new_empty_canvas(draw_page):
+    at = put_on_canvas(draw_page, data_url(canvas_png(drawn(2).strokes)))
+    assert prediction(at) is not None
+    assert at.session_state["canvas_version"] == 0
+
+    [clear] = [button for button in at.button if button.label == "Clear"]
+    clear.click().run()
+    assert not at.exception, [item.value for item in at.exception]
+    assert at.session_state["canvas_version"] == 1, "a new canvas key"
+    assert "canvas_1" in at.session_state
+    assert at.session_state["canvas_1"]["drawing"]["data"] is None
+    assert prediction(at) is None
+    assert "Draw a digit" in infos(at)
+
+    # The new canvas answers a drawing as the first one did.
+    at = put_on_canvas(at, data_url(canvas_png(drawn(7).strokes)))
+    assert prediction(at) is not None
