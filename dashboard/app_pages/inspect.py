@@ -9,23 +9,14 @@ import numpy as np
 import streamlit as st
 
 from dashboard import charts, state
+from dashboard.widgets import model_ui
 from mnist_models import inspection
 from mnist_models.config import ModelConfig
 from mnist_models.data import Mnist, load_mnist
-from mnist_models.runs import RunInfo
 
 IMAGE_KEY = "inspect_image"
 MISTAKE_COLUMNS = 6
 MAX_DENSE_NEURONS = 24  # a hidden layer of 200 neurons would be 200 tiny images; the first few tell the story
-
-
-def model_ui(runs: list[RunInfo]) -> RunInfo:
-    """The Model box: saved runs with a model, the most accurate first (as on Draw)."""
-    ranked = sorted(runs, key=lambda info: info.test_accuracy or 0.0, reverse=True)
-    by_id = {info.run_id: info for info in ranked}
-    run_id = st.selectbox("Model", list(by_id), format_func=lambda key: by_id[key].label, key="inspect_model",
-                          help="Every saved run with a model, the highest test accuracy first.")
-    return by_id[run_id]
 
 
 @contextlib.contextmanager
@@ -177,7 +168,7 @@ def page() -> None:
                 "to see its mistakes, its weights and what each layer sees.")
         st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
         return
-    run = model_ui(runs)
+    run = model_ui(runs, key="inspect_model")
     try:
         modified = run.path.joinpath("model.keras").stat().st_mtime
         model = state.predictor(run.run_id, modified).model
