@@ -72,6 +72,12 @@ def read_canvas(result) -> np.ndarray | None:
         return None
 
 
+def _clear_canvas() -> None:
+    # A new key mounts a new, empty canvas: the component has no "clear" input of its own. As a callback it
+    # takes effect in the run the click starts, without a second run.
+    st.session_state["canvas_version"] += 1
+
+
 def canvas_ui() -> np.ndarray | None:
     """The drawing pad and its Clear button; returns the canvas's RGBA pixels."""
     st.session_state.setdefault("canvas_version", 0)
@@ -81,10 +87,7 @@ def canvas_ui() -> np.ndarray | None:
         height=CANVAS_SIZE, width=CANVAS_SIZE, drawing_mode="freedraw", return_image_data=True,
         key=f"canvas_{st.session_state['canvas_version']}",
     )
-    if st.button("Clear", icon=":material/ink_eraser:"):
-        # A new key mounts a new, empty canvas: the component has no "clear" input of its own.
-        st.session_state["canvas_version"] += 1
-        st.rerun()
+    st.button("Clear", icon=":material/ink_eraser:", on_click=_clear_canvas)
     return read_canvas(result)
 
 

@@ -294,9 +294,13 @@ def page() -> None:
         job = current_job()
         busy = job is not None and not job.done
         buttons = st.columns([1, 1, 3])
-        buttons[0].button("Train", type="primary", disabled=bool(problems) or busy, width="stretch",
-                          on_click=start_training, args=(model, train, preset, name), icon=":material/play_arrow:",
-                          help="Fix the settings marked in red first." if problems else None)
+        # Started inline rather than by on_click: a callback's arguments would be the settings of the previous
+        # run, which can miss an edit made just before the click; here the controls above were just read.
+        if buttons[0].button("Train", type="primary", disabled=bool(problems) or busy, width="stretch",
+                             icon=":material/play_arrow:",
+                             help="Fix the settings marked in red first." if problems else None):
+            start_training(model, train, preset, name)
+            st.rerun()
         if buttons[1].button("Stop", disabled=not busy, width="stretch", icon=":material/stop:"):
             job.stop()
         if problems:
