@@ -19,6 +19,7 @@ REPORT_INTERVAL_SECONDS = 0.5  # how often a smoothed training point is publishe
 VALIDATION_CHECKS_PER_EPOCH = 5
 VALIDATION_SAMPLE = 1000  # fixed validation images scored during an epoch (cheap enough to do often)
 EVAL_BATCH = 1000
+DONE_STATUSES = ("completed", "stopped", "failed")
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class Progress:
 
     @property
     def done(self) -> bool:
-        return self.status in ("completed", "stopped", "failed")
+        return self.status in DONE_STATUSES
 
 
 class TrainingDiverged(RuntimeError):
@@ -191,7 +192,7 @@ class TrainingJob:
     @property
     def done(self) -> bool:
         with self._lock:
-            return self._state.status in ("completed", "stopped", "failed")
+            return self._state.status in DONE_STATUSES
 
     # Training thread -------------------------------------------------------------------------------------
 
