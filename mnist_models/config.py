@@ -38,6 +38,7 @@ MAX_EPOCHS = 200
 MAX_BATCH_SIZE = 10_000
 TOTAL_TRAIN_IMAGES = 60_000
 MIN_VALIDATION = 100
+VALIDATION_SAMPLE = 1000  # validation images scored during an epoch (the first of the split; cheap enough to do often)
 
 
 class ConfigError(ValueError):

@@ -6,8 +6,11 @@ rate, which reproduces the codelab's curves (0.005 reaches only about 86% after 
 the scale of the gradients, so its rates (0.003, 0.005) carry over unchanged.
 
 The bigger convnet: the seed's recipe (batches of 100, Adam 0.003 with inverse-time decay 0.001) plateaued
-at 98.9% here (98.76-98.95% after 3 to 6 epochs on 55,000 images). Batches of 32 with the codelab's
-exponential decay reached 98.99-99.04% after 3 epochs and 99.1% after 4, so the preset uses them.
+at 98.9% here (98.76-98.95% after 3 to 6 epochs on 55,000 images). Two changes, each measured over seeds,
+bring 3 epochs to 99.0% on average: batches of 32 with the codelab's exponential decay (98.93-99.04%), then
+training on 59,000 images, holding out only the 1,000 the validation points are scored on (98.89-99.13% over
+seeds 0-4, mean 99.01%; seed 0, the default, 99.02%). A 4th epoch adds only ~0.05 (98.99-99.08%). He
+initialisation, cosine decay, batches of 16 and a higher rate made no difference beyond the seeds' spread.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import copy
 from dataclasses import dataclass
 
 from mnist_models.architecture import count_params
-from mnist_models.config import ConvLayer, ModelConfig, TrainConfig
+from mnist_models.config import TOTAL_TRAIN_IMAGES, VALIDATION_SAMPLE, ConvLayer, ModelConfig, TrainConfig
 
 FIVE_LAYERS = [200, 100, 60, 30]
 
@@ -104,17 +107,18 @@ PRESETS: dict[str, Preset] = {
             "conv-bigger-dropout",
             "Bigger convnet + dropout",
             "More filters (6/12/24, 6x6 s1, 5x5 s2, 4x4 s2), dense 200 with 35% dropout, Adam 0.003 decaying "
-            "towards 0.0001, batches of 32: breaks 99% (~99.1% after 4 epochs; the codelab's 99.3% takes ~18).",
+            "towards 0.0001, batches of 32, 59,000 images: ~99.0% after 3 epochs (the codelab's 99.3% takes ~18).",
             ModelConfig(conv_layers=_CONV_BIG, hidden_units=[200], activation="relu", dropout_rate=0.35),
             TrainConfig(optimizer="adam", learning_rate=0.003, lr_schedule="exponential", lr_decay_steps=2000,
-                        min_learning_rate=0.0001, batch_size=32, epochs=4),
+                        min_learning_rate=0.0001, batch_size=32, epochs=3,
+                        train_size=TOTAL_TRAIN_IMAGES - VALIDATION_SAMPLE, validation_size=VALIDATION_SAMPLE),
             0.993,
         ),
         Preset(
             "conv-batchnorm",
             "Convnet + batch norm",
             "The bigger convnet with batch normalisation before every activation (beyond the seed; the codelab's "
-            "last step): ~99.5%.",
+            "last step): 98.9% after its 3 epochs here; the codelab's 99.5% took it ~17.",
             ModelConfig(conv_layers=_CONV_BIG, hidden_units=[200], activation="relu", dropout_rate=0.35,
                         batch_norm=True),
             TrainConfig(optimizer="adam", learning_rate=0.003, lr_schedule="exponential", lr_decay_steps=2000,

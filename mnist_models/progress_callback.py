@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 
 import keras
 
+from mnist_models.config import VALIDATION_SAMPLE
 from mnist_models.data import Split
 from mnist_models.models import current_learning_rate
 from mnist_models.runs import HEARTBEAT_SECONDS
 from mnist_models.training import (
     REPORT_INTERVAL_SECONDS,
     VALIDATION_CHECKS_PER_EPOCH,
-    VALIDATION_SAMPLE,
     CurvePoint,
     TrainingDiverged,
     predict_probabilities,

@@ -17,7 +17,6 @@ from mnist_models.runs import RunStore
 
 REPORT_INTERVAL_SECONDS = 0.5  # how often a smoothed training point is published
 VALIDATION_CHECKS_PER_EPOCH = 5
-VALIDATION_SAMPLE = 1000  # fixed validation images scored during an epoch (cheap enough to do often)
 EVAL_BATCH = 1000
 DONE_STATUSES = ("completed", "stopped", "failed")
 

@@ -131,6 +131,9 @@ def test_convnet_preset_fills_the_conv_layers(runs_folder):
     assert at.selectbox(key="lr_schedule").value == "exponential"
     assert at.selectbox(key="optimizer").value == "adam"
     assert at.number_input(key="batch_size").value == 32
+    # All but the 1,000 validation images the curves are scored on are trained on.
+    assert (at.number_input(key="train_size").value, at.number_input(key="validation_size").value) == (59_000, 1_000)
+    assert not errors(at)
 
 
 def test_switching_presets_back_and_forth_overwrites_every_control(runs_folder):
@@ -139,6 +142,7 @@ def test_switching_presets_back_and_forth_overwrites_every_control(runs_folder):
     assert at.segmented_control(key="net_type").value == "Dense"
     assert at.slider(key="dropout").value == 0.0
     assert at.selectbox(key="lr_schedule").value == "constant"
+    assert (at.number_input(key="train_size").value, at.number_input(key="validation_size").value) == (55_000, 5_000)
     assert not any(widget.key == "conv_filters_0" for widget in at.number_input)
 
 
