@@ -163,7 +163,8 @@ def training_ui() -> tuple[TrainConfig, str]:
     with columns[1]:
         validation_size = _number("Validation images", "validation_size", 5_000, cfg.MIN_VALIDATION,
                                   cfg.TOTAL_TRAIN_IMAGES, step=1000,
-                                  help="Held out of training to measure progress during each epoch.")
+                                  help=f"Held out of training; the first {cfg.VALIDATION_SAMPLE:,} are scored during "
+                                  "each epoch to measure progress, so more than that only costs training images.")
     name = st.text_input("Run name", key="run_name", max_chars=80, help="How the run is listed in Runs and Draw.")
     return TrainConfig(
         optimizer=optimizer, learning_rate=float(rate), lr_schedule=schedule, lr_decay=float(decay),
