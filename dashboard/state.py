@@ -1,11 +1,15 @@
-"""The objects every browser session shares: one run store and one job manager per server process."""
+"""The objects every browser session shares: one run store and one job queue per server process."""
 
 from __future__ import annotations
 
+import os
+import time
+
 import streamlit as st
 
+from mnist_models.jobs import RAY_ENV, JobQueue, max_jobs_setting
+from mnist_models.progress import Progress
 from mnist_models.runs import RunStore
-from mnist_models.training import JobManager
 
 
 @st.cache_resource(show_spinner=False)
@@ -15,9 +19,39 @@ def run_store() -> RunStore:
 
 
 @st.cache_resource(show_spinner=False)
-def job_manager() -> JobManager:
-    """The jobs of this server: training survives page changes and browser refreshes because it lives here."""
-    return JobManager(run_store())
+def job_queue() -> JobQueue:
+    """The server's job queue. Trainings run in worker processes (or Ray tasks), never in this process, so
+    they survive page changes, refreshes and even a restart of the server."""
+    address = os.environ.get(RAY_ENV, "").strip()
+    if address:
+        from mnist_models.ray_executor import RayExecutor
+
+        # A bad or unreachable address raises a clear message here; the Train page shows it.
+        executor = RayExecutor(address)
+        limit = max_jobs_setting() if os.environ.get("MNIST_MAX_JOBS") else executor.max_running()
+        return JobQueue(run_store(), executor=executor, max_running=limit, threads=executor.cpus)
+    return JobQueue(run_store())
+
+
+def run_version(run_id: str) -> tuple[int, int, int]:
+    """Changes whenever the run's worker publishes (the files' mtimes), and at least every 5 seconds: an active
+    run's status can change without a write, when its worker dies."""
+    folder = run_store().folder(run_id)
+    try:
+        mtimes = ((folder / "meta.json").stat().st_mtime_ns, (folder / "history.json").stat().st_mtime_ns)
+    except FileNotFoundError:
+        mtimes = (0, 0)
+    return (*mtimes, int(time.time() // 5))
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _progress(run_id: str, version: tuple[int, int, int]) -> Progress:
+    return run_store().progress(run_id)
+
+
+def progress(run_id: str) -> Progress:
+    """A run's progress, read from its folder once per change however many browsers watch it."""
+    return _progress(run_id, run_version(run_id))
 
 
 @st.cache_resource(show_spinner="Loading the network…", max_entries=4)

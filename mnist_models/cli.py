@@ -7,7 +7,10 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
+from mnist_models import config as configs
+from mnist_models.architecture import count_params
 from mnist_models.config import ConfigError
 from mnist_models.presets import PRESETS, get_preset
 from mnist_models.runs import RunStore, default_root
@@ -27,16 +30,22 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     commands.add_parser("presets", help="list the codelab's presets", description="List the presets.")
 
-    train = commands.add_parser("train", help="train a preset and save the run",
-                                description="Train a preset, print a line per epoch and, last, one JSON object.")
-    train.add_argument("--preset", required=True, choices=list(PRESETS), metavar="NAME",
-                       help="one of: " + ", ".join(PRESETS))
+    train = commands.add_parser("train", help="train a preset (or a saved config) and save the run",
+                                description="Train a preset, or a config.json as the run store writes it; print a "
+                                            "line per epoch and, last, one JSON object.")
+    source = train.add_mutually_exclusive_group(required=True)
+    source.add_argument("--preset", choices=list(PRESETS), metavar="NAME", help="one of: " + ", ".join(PRESETS))
+    source.add_argument("--config", metavar="FILE",
+                        help="a run's config.json ({\"model\": {...}, \"train\": {...}}): reproduce that run")
     train.add_argument("--epochs", type=int, help="passes over the training images")
     train.add_argument("--batch-size", type=int, help="images per training step")
     train.add_argument("--learning-rate", type=float, help="initial learning rate")
     train.add_argument("--train-size", type=int, help="training images to use (a class-balanced subset)")
     train.add_argument("--seed", type=int, help="seed for weights, batch order and dropout")
     train.add_argument("--name", help="a display name for the run")
+    train.add_argument("--ray", metavar="ADDRESS",
+                       help="train as a Ray task: 'local' (Ray on this machine), 'auto', 'host:port' or "
+                            "'ray://host:port'")
 
     runs = commands.add_parser("runs", help="list saved runs", description="List the saved runs, newest first.")
     runs.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
@@ -78,47 +87,91 @@ def _runs(as_json: bool) -> int:
     return 0
 
 
-def _train(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from mnist_models.training import TrainingJob
+def _fail_usage(message: str) -> int:
+    print(f"python -m mnist_models train: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
 
-    preset = get_preset(args.preset)
-    model_config, train_config = preset.configs()
+
+def _configs(args: argparse.Namespace):
+    """The model and training configs the arguments ask for, and the preset they came from (or None)."""
+    if args.preset:
+        preset = get_preset(args.preset)
+        model_config, train_config = preset.configs()
+    else:
+        preset = None
+        try:
+            text = Path(args.config).read_text()
+        except OSError as error:
+            raise ConfigError([f"Cannot read {args.config}: {error.strerror or error}."]) from error
+        model_config, train_config = configs.loads(text)
     overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
                  "train_size": args.train_size, "seed": args.seed}
     for key, value in overrides.items():
         if value is not None:
             setattr(train_config, key, value)
+    model_config.validate()
+    train_config.validate()
+    return model_config, train_config, preset
+
+
+def _train(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        job = TrainingJob(model_config, train_config, preset=preset.name, name=args.name or preset.title)
+        model_config, train_config, preset = _configs(args)
     except ConfigError as error:
-        print(f"python -m mnist_models train: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    job.start()
-    print(f"Training {preset.name} ({preset.params:,} parameters) as run {job.run_id}", flush=True)
+        where = f"{args.config}: " if args.config else ""
+        return _fail_usage(where + str(error))
+    params = count_params(model_config)
+    preset_name = preset.name if preset else "custom"
+    name = args.name or (preset.title if preset else Path(args.config).parent.name or "Custom network")
+    store = RunStore()
+    if args.ray:
+        from mnist_models.ray_executor import ExecutorUnavailable, RayExecutor
+
+        try:
+            executor = RayExecutor(args.ray)
+        except (ExecutorUnavailable, ValueError) as error:
+            return _fail_usage(str(error))
+        run_id = store.create(model_config, train_config, preset=preset_name, name=name, params=params,
+                              executor=executor.name)
+        handle = executor.start(store, run_id, executor.cpus)
+        finished = lambda: handle.poll() is not None  # noqa: E731
+    else:
+        from mnist_models.training import TrainingJob
+
+        job = TrainingJob(model_config, train_config, store=store, preset=preset_name, name=name).start()
+        run_id, handle = job.run_id, None
+        finished = lambda: job.done  # noqa: E731
+    print(f"Training {preset_name} ({params:,} parameters) as run {run_id}", flush=True)
     printed = 0
-    try:
-        while not job.done:
-            time.sleep(0.2)
-            printed = _print_epochs(job.progress(), printed)
-    except KeyboardInterrupt:
-        print("Stopping after the current batch...", flush=True)
-        job.stop()
-    progress = job.wait()
+    while True:
+        try:
+            while not finished():
+                time.sleep(0.2)
+                printed = _print_epochs(store.progress(run_id), printed)
+            break
+        except KeyboardInterrupt:
+            # The same stop as the dashboard's: the worker ends after its batch, scores and saves the run.
+            print("Stopping after the current batch...", flush=True)
+            store.request_stop(run_id)
+    if handle is not None:
+        store.fail_unless_finished(run_id, handle.exit_reason(handle.poll() or 0))
+    progress = store.progress(run_id)
     _print_epochs(progress, printed)
     if progress.error:
         print(f"Failed: {progress.error}", file=sys.stderr)
     print(json.dumps({
-        "run_id": job.run_id,
-        "preset": preset.name,
+        "run_id": run_id,
+        "preset": preset_name,
         "status": progress.status,
         "test_accuracy": progress.test_accuracy,
         "test_loss": progress.test_loss,
         "epochs_completed": progress.epoch,
         "seconds": round(progress.elapsed_seconds, 2),
-        "params": preset.params,
+        "params": params,
         "device": progress.device,
-        "codelab_accuracy": preset.codelab_accuracy,
+        "executor": "ray" if args.ray else "local",
+        "codelab_accuracy": preset.codelab_accuracy if preset else None,
         "error": progress.error,
     }), flush=True)
     return 1 if progress.status == "failed" else 0

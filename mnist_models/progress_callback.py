@@ -1,40 +1,40 @@
-"""The Keras callback that measures a fit as it runs and publishes the numbers to its TrainingJob."""
+"""The Keras callback that measures a fit as it runs and reports the numbers to a RunReporter."""
 
 from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING
 
 import keras
+import numpy as np
 
 from mnist_models.config import VALIDATION_SAMPLE
 from mnist_models.data import Split
 from mnist_models.models import current_learning_rate
-from mnist_models.runs import HEARTBEAT_SECONDS
-from mnist_models.training import (
-    REPORT_INTERVAL_SECONDS,
-    VALIDATION_CHECKS_PER_EPOCH,
-    CurvePoint,
-    TrainingDiverged,
-    predict_probabilities,
-    scores,
-)
+from mnist_models.progress import CurvePoint, TrainingDiverged, scores
+from mnist_models.reporter import RunReporter
 
-if TYPE_CHECKING:
-    from mnist_models.training import TrainingJob
-
+REPORT_INTERVAL_SECONDS = 0.5  # how often a smoothed training point is recorded
+VALIDATION_CHECKS_PER_EPOCH = 5
+EVAL_BATCH = 1000
 CHECKPOINT_SECONDS = 30.0
 SMOOTHING = 0.95  # weight of the past in the training curve's moving average (about 20 batches)
 
 
-class ProgressCallback(keras.callbacks.Callback):
-    """Turns Keras's per-batch logs into curve points on the job, scores the validation sample a few times
-    per epoch and the test set after each epoch, and saves the run as it goes."""
+def predict_probabilities(model, images) -> np.ndarray:
+    """(n, 28, 28) -> (n, 10) in chunks through the model's compiled predict step (no metric side effects)."""
+    chunks = [np.asarray(model.predict_on_batch(images[start:start + EVAL_BATCH]))
+              for start in range(0, len(images), EVAL_BATCH)]
+    return np.concatenate(chunks)
 
-    def __init__(self, job: TrainingJob, split: Split):
+
+class ProgressCallback(keras.callbacks.Callback):
+    """Turns Keras's per-batch logs into curve points for the reporter, scores the validation sample a few times
+    per epoch and the test set after each epoch, checkpoints the model, and stops the fit when asked."""
+
+    def __init__(self, reporter: RunReporter, split: Split):
         super().__init__()
-        self.job = job
+        self.reporter = reporter
         self.split = split
         self.x_val_sample = split.x_val[:VALIDATION_SAMPLE]
         self.y_val_sample = split.y_val[:VALIDATION_SAMPLE]
@@ -45,7 +45,6 @@ class ProgressCallback(keras.callbacks.Callback):
         self.previous = (0, 0.0, 0.0)  # (count, loss mean, accuracy mean) Keras logged after the last batch
         self.smoothed: tuple[float, float] | None = None  # moving averages of the per-batch loss and accuracy
         self.last_point_at = 0.0
-        self.last_save_at = 0.0
         self.last_checkpoint_at = -math.inf
         self.tested_at_step = -1
 
@@ -57,14 +56,8 @@ class ProgressCallback(keras.callbacks.Callback):
         # epoch's end (fewer when an epoch has fewer than 5 batches).
         self.checkpoints = {max(1, round(i * self.steps / VALIDATION_CHECKS_PER_EPOCH))
                             for i in range(1, VALIDATION_CHECKS_PER_EPOCH + 1)}
-        now = time.monotonic()
-        self.last_point_at = self.last_save_at = now
-        with self.job._lock:
-            state = self.job._state
-            state.batches_per_epoch = self.steps
-            state.learning_rate = current_learning_rate(self.model)
-            if state.status == "starting":
-                state.status = "running"
+        self.last_point_at = time.monotonic()
+        self.reporter.begin(self.steps, current_learning_rate(self.model))
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
@@ -82,52 +75,37 @@ class ProgressCallback(keras.callbacks.Callback):
                 "(for example by 10x) and train again."
             )
         now = time.monotonic()
-        with self.job._lock:
-            state = self.job._state
-            if state.first_batch_at is None:
-                state.first_batch_at = time.time()
-            state.batch = self.count
-            state.step += 1
+        self.reporter.batch_done(self.count)
         self._smooth(loss, float(logs.get("accuracy", math.nan)))
         if now - self.last_point_at >= REPORT_INTERVAL_SECONDS or self.count == self.steps:
             self._add_train_point(now)
         if self.count in self.checkpoints:
             self._add_validation_point()
-        if now - self.last_save_at >= HEARTBEAT_SECONDS:
-            self._save(now)
-        if self.job._stop_requested.is_set():
+        if self.reporter.should_stop():
+            # Keras checks this flag after every batch, so the loop ends with the batch that just ran.
             self.model.stop_training = True
+        self.reporter.publish_if_due()
 
     def on_epoch_end(self, epoch, logs=None):
         if self.count < self.steps:
             return  # Stopped part-way: finish() scores the test set once, after the loop has ended.
         self._add_test_point()
-        with self.job._lock:
-            self.job._state.epoch = epoch + 1
         now = time.monotonic()
         # A checkpoint lets an interrupted run still be used on Draw; saving takes longer than a tiny epoch,
         # so short epochs checkpoint at most every CHECKPOINT_SECONDS (the final model is always saved).
         if now - self.last_checkpoint_at >= CHECKPOINT_SECONDS:
-            self.job.store.save_model(self.job.run_id, self.model)
+            self.reporter.save_model(self.model)
             self.last_checkpoint_at = now
-        self._save(now)
+        self.reporter.epoch_done(epoch + 1)
 
     # After fit -------------------------------------------------------------------------------------------
 
     def finish(self) -> None:
         """Called once fit returns: score what the last epoch did not, save the model and the final status."""
-        stopped = self.job._stop_requested.is_set()
-        with self.job._lock:
-            step = self.job._state.step
-        if self.tested_at_step != step:
+        if self.tested_at_step != self.reporter.step:
             self._add_test_point()
-        self.job.store.save_model(self.job.run_id, self.model)
-        with self.job._lock:
-            state = self.job._state
-            state.status = "stopped" if stopped else "completed"
-            state.finished = time.time()
-            state.learning_rate = current_learning_rate(self.model)
-        self._save(time.monotonic(), final=True)
+        self.reporter.save_model(self.model)
+        self.reporter.finish(current_learning_rate(self.model))
 
     # Measurements ----------------------------------------------------------------------------------------
 
@@ -158,37 +136,15 @@ class ProgressCallback(keras.callbacks.Callback):
             return
         loss, accuracy = self.smoothed
         self.last_point_at = now
-        rate = current_learning_rate(self.model)
-        with self.job._lock:
-            state = self.job._state
-            state.train.append(CurvePoint(self._fractional_epoch(), state.step, loss, accuracy))
-            state.learning_rate = rate
+        point = CurvePoint(self._fractional_epoch(), self.reporter.step, loss, accuracy)
+        self.reporter.add_point("train", point, learning_rate=current_learning_rate(self.model))
 
     def _add_validation_point(self) -> None:
         loss, accuracy = scores(predict_probabilities(self.model, self.x_val_sample), self.y_val_sample)
-        with self.job._lock:
-            state = self.job._state
-            state.validation.append(CurvePoint(self._fractional_epoch(), state.step, loss, accuracy))
+        self.reporter.add_point("validation", CurvePoint(self._fractional_epoch(), self.reporter.step, loss, accuracy))
 
     def _add_test_point(self) -> None:
         loss, accuracy = scores(predict_probabilities(self.model, self.split.x_test), self.split.y_test)
-        with self.job._lock:
-            state = self.job._state
-            state.test.append(CurvePoint(self._fractional_epoch(), state.step, loss, accuracy))
-            state.test_loss, state.test_accuracy = loss, accuracy
-            self.tested_at_step = state.step
-
-    def _save(self, now: float, final: bool = False) -> None:
-        with self.job._lock:
-            state = self.job._state
-            history = state.history()
-            meta = {
-                "epochs_completed": state.epoch,
-                "seconds": time.time() - state.started,
-                "test_accuracy": state.test_accuracy,
-                "test_loss": state.test_loss,
-            }
-            if final:
-                meta.update(status=state.status, finished=state.finished)
-        self.job.store.update(self.job.run_id, history=history, **meta)
-        self.last_save_at = now
+        step = self.reporter.step
+        self.reporter.add_point("test", CurvePoint(self._fractional_epoch(), step, loss, accuracy))
+        self.tested_at_step = step

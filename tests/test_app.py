@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -46,9 +47,7 @@ def runs_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
     st.cache_resource.clear()
     yield folder
-    for job in state.job_manager().running():
-        job.stop()
-        job.wait(60)
+    state.job_queue().shutdown(stop_running=True)
     st.cache_resource.clear()
 
 
@@ -215,8 +214,8 @@ def test_short_training_from_the_page_ends_as_a_saved_run(runs_folder):
     labels = {button.label: button.disabled for button in at.button}
     assert labels == {"Train": True, "Stop": False}, "while it trains, only Stop can be pressed"
 
-    job = state.job_manager().get(run_id)
-    progress = job.wait(180)
+    assert state.job_queue().wait_idle(180)
+    progress = state.run_store().progress(run_id)
     assert progress.status == "completed", progress.error
     assert progress.epoch == 1
     assert progress.test, "at least one test point for the charts"
@@ -234,9 +233,14 @@ def test_short_training_from_the_page_ends_as_a_saved_run(runs_folder):
     assert (info.name, info.preset) == ("1 layer: softmax (modified)", "custom")
     assert info.test_accuracy == pytest.approx(progress.test_accuracy)
 
-    # A new browser session (a refresh) finds the finished job again.
-    again = open_app()
+    # A new browser session of the same browser (a refresh: its identity cookie comes back) finds the run again;
+    # another browser does not get it shown as its own.
+    again = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    again.session_state["identity"] = at.session_state["identity"]
+    again.run()
     assert any(success.value.startswith("Finished after 1 epoch(s)") for success in again.success)
+    stranger = open_app()
+    assert not stranger.success
 
     runs = open_app("app_pages/runs.py")
     table = runs.dataframe[0].value
@@ -369,16 +373,23 @@ def test_draw_page_without_runs_offers_a_quick_model_then_lists_it(runs_folder):
 
     button.click().run()
     assert not at.exception, [item.value for item in at.exception]
-    job = state.job_manager().latest()
-    assert job is not None, "the button starts a training job"
-    assert job.preset == QUICK_PRESET
-    assert job.model_config == get_preset(QUICK_PRESET).configs()[0]
-    assert job.train_config.epochs == 1, "one epoch keeps the quick model under a minute"
+    [job] = state.job_queue().jobs()
+    assert job.owned_by(at.session_state["identity"]), "the button starts a training job of this browser's"
+    info = state.run_store().get(job.run_id)
+    model, train = state.run_store().load_configs(job.run_id)
+    assert info.preset == QUICK_PRESET
+    assert model == get_preset(QUICK_PRESET).configs()[0]
+    assert train.epochs == 1, "one epoch keeps the quick model under a minute"
     assert not [button for button in at.button if button.label == "Train a quick model"], "no second start"
 
     # Stopped after its first batch, the run keeps a model: the page now offers it in the Model box.
-    job.stop()
-    progress = job.wait(180)
+    store = state.run_store()
+    deadline = time.monotonic() + 120
+    while store.progress(job.run_id).step < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    state.job_queue().stop(job.run_id, at.session_state["identity"])
+    assert state.job_queue().wait_idle(180)
+    progress = store.progress(job.run_id)
     assert progress.status == "stopped", progress.error
     at.run()
     assert not at.exception, [item.value for item in at.exception]

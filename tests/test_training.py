@@ -12,7 +12,7 @@ from mnist_models.config import ModelConfig, TrainConfig
 from mnist_models.data import make_split
 from mnist_models.presets import get_preset
 from mnist_models.runs import RunStore
-from mnist_models.training import JobBusyError, JobManager, TrainingJob, device_report
+from mnist_models.training import TrainingJob, device_report
 
 WAIT_SECONDS = 180
 
@@ -264,35 +264,7 @@ def test_seeded_runs_are_reproducible(mnist, monkeypatch):
     assert _curves(first)["train"] != _curves(other)["train"]
 
 
-# Job manager and device -------------------------------------------------------------------------------------
-
-
-def test_job_manager_runs_one_job_at_a_time():
-    manager = JobManager()
-    assert manager.latest() is None
-    model, train = _configs("softmax", train_size=2000, validation_size=100, epochs=100)
-    job = manager.start(model, train, preset="softmax", name="first")
-    try:
-        assert manager.latest() is job
-        assert manager.get(job.run_id) is job
-        assert manager.running() == [job]
-        with pytest.raises(JobBusyError, match="Another training is running \\(first\\)"):
-            manager.start(model, train, preset="softmax", name="second")
-        with pytest.raises(RuntimeError, match="already started"):
-            job.start()
-        assert len(RunStore().list()) == 1
-    finally:
-        job.stop()
-        _finished(job)
-    assert manager.running() == []
-    assert manager.latest() is job
-    # Once the first has ended, a new one may start, and it becomes the latest.
-    second = manager.start(model, train, preset="softmax", name="second")
-    second.stop()
-    _finished(second)
-    assert manager.latest() is second
-    assert manager.get(job.run_id) is job
-    assert manager.get("nope") is None
+# Device -------------------------------------------------------------------------------------
 
 
 def test_device_report_names_the_device():

@@ -10,8 +10,10 @@ from PIL import Image, ImageDraw, UnidentifiedImageError
 from streamlit_drawable_canvas import st_canvas
 
 from dashboard import charts, state
+from dashboard.identity import identity
 from dashboard.widgets import model_ui
 from mnist_models.drawing import naive_resize, to_mnist
+from mnist_models.jobs import QueueFullError
 from mnist_models.presets import get_preset
 from mnist_models.runs import RunInfo
 
@@ -36,17 +38,21 @@ def quick_model_ui() -> None:
     """No model yet: one click trains a small convnet, with live progress."""
     st.info("There is no trained network yet. Train one on the **Train** page, or let the dashboard train a "
             "quick convolutional network now (under a minute on a CPU, about 98.5% on the test set).")
-    manager = state.job_manager()
-    job = manager.latest()
-    if job is not None and not job.done:
-        was_running = True
+    queue, me = state.job_queue(), identity()
+    mine = [job for job in queue.jobs_of(me) if not state.progress(job.run_id).done]
+    if mine:
+        run_id = mine[0].run_id
 
         @st.fragment(run_every=1.0)
         def waiting() -> None:
-            progress = job.progress()
-            st.progress(progress.fraction, text=f"Training {job.name}: epoch {min(progress.epoch + 1, progress.epochs)}"
-                                                f"/{progress.epochs}, batch {progress.batch}")
-            if was_running and progress.done:
+            progress = state.progress(run_id)
+            if progress.waiting:
+                st.progress(0.0, text=f"Waiting for a free slot (number {queue.position(run_id) or 1} in the queue)…")
+            else:
+                st.progress(progress.fraction, text=f"Training {mine[0].name}: epoch "
+                                                    f"{min(progress.epoch + 1, progress.epochs)}/{progress.epochs}, "
+                                                    f"batch {progress.batch}")
+            if progress.done:
                 st.rerun()
 
         waiting()
@@ -56,8 +62,8 @@ def quick_model_ui() -> None:
         model, train = preset.configs()
         train.epochs = QUICK_EPOCHS
         try:
-            manager.start(model, train, preset=preset.name, name="Quick convnet (Draw page)")
-        except (RuntimeError, ValueError) as error:
+            queue.submit(model, train, owner=me, preset=preset.name, name="Quick convnet (Draw page)")
+        except (QueueFullError, RuntimeError, ValueError, OSError) as error:
             st.warning(str(error))
             return
         st.rerun()

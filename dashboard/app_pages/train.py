@@ -8,11 +8,14 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, state
+from dashboard.identity import identity, is_teacher
 from mnist_models import config as cfg
 from mnist_models.architecture import count_params, summary_rows
 from mnist_models.config import ConvLayer, ModelConfig, TrainConfig
+from mnist_models.jobs import Job, JobQueue, NotYourJobError, QueueFullError, owner_key
 from mnist_models.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
-from mnist_models.training import JobBusyError, Progress, TrainingJob
+from mnist_models.progress import Progress
+from mnist_models.runs import RunNotFoundError
 
 NET_TYPES = ("Dense", "Convolutional")
 DEFAULT_CONV = ConvLayer(8, 5, 2)
@@ -190,13 +193,6 @@ def summary_ui(model: ModelConfig, valid: bool) -> None:
                  column_config={"params": st.column_config.NumberColumn("params", format="localized")})
 
 
-def current_job() -> TrainingJob | None:
-    """This browser's job, or else the server's latest one (so a refresh finds a running training again)."""
-    manager = state.job_manager()
-    job_id = st.session_state.get("job_id")
-    return (manager.get(job_id) if job_id else None) or manager.latest()
-
-
 def start_training(model: ModelConfig, train: TrainConfig, preset: Preset, name: str) -> None:
     # The preset's name is kept only while the network still is that preset; an edited one is "custom", and
     # its display name says so unless the learner gave it one.
@@ -204,12 +200,45 @@ def start_training(model: ModelConfig, train: TrainConfig, preset: Preset, name:
     if not unchanged and name.strip() == preset.title:
         name = f"{preset.title} (modified)"
     try:
-        job = state.job_manager().start(model, train, preset=preset.name if unchanged else "custom", name=name)
-    except (JobBusyError, ValueError) as error:
+        run_id = state.job_queue().submit(model, train, owner=identity(), preset=preset.name if unchanged else "custom",
+                                          name=name)
+    except (QueueFullError, ValueError, RuntimeError, OSError) as error:
         st.session_state["train_error"] = str(error)
         return
-    st.session_state["job_id"] = job.run_id
+    st.session_state["job_id"] = run_id
+    st.session_state["watch"] = run_id
     st.session_state.pop("train_error", None)
+
+
+def _job_label(job: Job, me: str) -> str:
+    where = f"waiting, number {job.position} in the queue" if job.position else "training"
+    return f"{job.name} · {where}" + (" · yours" if job.owned_by(me) else "")
+
+
+def watch_ui(queue: JobQueue, me: str) -> str | None:
+    """Which run the results column shows: this learner's latest, or any job on the server (everyone may
+    watch every training). A box to choose appears once there is more than one."""
+    store = state.run_store()
+    labels = {job.run_id: _job_label(job, me) for job in queue.jobs()}
+    if "job_id" not in st.session_state:
+        # A new session (a refresh, the next day): show this browser's newest run again.
+        key = owner_key(me)
+        st.session_state["job_id"] = next((info.run_id for info in store.list() if info.owner == key), None)
+    own = st.session_state.get("job_id")
+    if own and own not in labels:
+        try:
+            labels = {own: f"{store.get(own).name} · your latest run", **labels}
+        except RunNotFoundError:
+            st.session_state.pop("job_id", None)  # cancelled, or deleted on Runs
+    if not labels:
+        return None
+    options = list(labels)
+    if st.session_state.get("watch") not in options:
+        st.session_state["watch"] = own if own in options else options[0]
+    if len(options) == 1:
+        return options[0]
+    return st.selectbox("Watching", options, format_func=labels.get, key="watch",
+                        help="Every training on this server, running or waiting: anybody may watch any of them.")
 
 
 def _duration(seconds: float | None) -> str:
@@ -217,6 +246,23 @@ def _duration(seconds: float | None) -> str:
         return "estimating…"
     minutes, secs = divmod(round(seconds), 60)
     return f"{minutes}:{secs:02d}"
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _figures(run_id: str, version: tuple, codelab_accuracy: float | None):
+    """The Accuracy and Loss figures of one published state of a run, built once for all its watchers."""
+    curves = state.progress(run_id).curves()
+    return charts.accuracy_figure(curves, codelab_accuracy), charts.loss_figure(curves)
+
+
+def waiting_ui(run_id: str) -> None:
+    queue = state.job_queue()
+    position = queue.position(run_id)
+    running = sum(1 for job in queue.jobs() if job.position is None)
+    place = f"number **{position}** in the queue" if position else "about to start"
+    st.info(f"Waiting for a free slot: {place}. {running} training(s) running now, at most {queue.max_running} "
+            "at once on this server. It starts by itself; you can keep this page open or come back later.",
+            icon=":material/hourglass_top:")
 
 
 def progress_ui(progress: Progress, codelab_accuracy: float | None) -> None:
@@ -239,11 +285,14 @@ def progress_ui(progress: Progress, codelab_accuracy: float | None) -> None:
     numbers[2].metric("Learning rate", f"{progress.learning_rate:.5f}" if progress.learning_rate else "–")
     numbers[3].metric("Elapsed", _duration(progress.elapsed_seconds))
     st.caption(f"Training on {progress.device or 'the CPU or GPU (detecting…)'} · run `{progress.run_id}`")
-    curves = {name: [point.as_dict() for point in getattr(progress, name)] for name in ("train", "validation", "test")}
-    st.plotly_chart(charts.accuracy_figure(curves, codelab_accuracy), key="accuracy_chart")
-    st.plotly_chart(charts.loss_figure(curves), key="loss_chart")
+    accuracy, loss = _figures(progress.run_id, state.run_version(progress.run_id), codelab_accuracy)
+    st.plotly_chart(accuracy, key="accuracy_chart")
+    st.plotly_chart(loss, key="loss_chart")
     if progress.status == "failed":
         st.error(f"Training failed: {progress.error}")
+    elif progress.status == "interrupted":
+        st.warning("This training's process ended without finishing (the server or the worker stopped). Its "
+                   "curves up to then are kept.")
     elif progress.done:
         result_ui(progress, codelab_accuracy)
 
@@ -260,19 +309,58 @@ def result_ui(progress: Progress, codelab_accuracy: float | None) -> None:
                f"{comparison} The run is saved: see it on **Runs**, or try it on **Draw**.")
 
 
-def live_ui(job: TrainingJob) -> None:
-    """Re-draws itself once a second while the job runs; one full rerun when it ends updates the buttons."""
-    was_running = not job.done
-    codelab_accuracy = PRESETS[job.preset].codelab_accuracy if job.preset in PRESETS else None
+def live_ui(run_id: str) -> None:
+    """Re-draws itself once a second while the run waits or trains; a full rerun when it starts or ends updates
+    the buttons. It only reads the run folder: the training itself runs in a worker process."""
+    first = state.progress(run_id)
+    info = state.run_store().get(run_id)
+    codelab_accuracy = PRESETS[info.preset].codelab_accuracy if info.preset in PRESETS else None
 
-    @st.fragment(run_every=1.0 if was_running else None)
+    @st.fragment(run_every=1.0 if not first.done else None)
     def live_view() -> None:
-        progress = job.progress()
-        progress_ui(progress, codelab_accuracy)
-        if was_running and progress.done:
+        progress = state.progress(run_id)
+        if progress.waiting:
+            waiting_ui(run_id)
+        else:
+            progress_ui(progress, codelab_accuracy)
+        if (first.waiting and not progress.waiting) or (not first.done and progress.done):
             st.rerun()
 
     live_view()
+
+
+def buttons_ui(problems: list[str], run_id: str | None, settings: tuple) -> None:
+    """Train, and Stop (or Cancel, for a job still waiting), each enabled only when it can act."""
+    queue, me = state.job_queue(), identity()
+    progress = state.progress(run_id) if run_id else None
+    mine = queue.jobs_of(me)
+    active = progress is not None and not progress.done
+    allowed = run_id is not None and queue.can_control(run_id, me, is_teacher())
+    buttons = st.columns([1, 1, 3])
+    # Started inline rather than by on_click: a callback's arguments would be the settings of the previous
+    # run, which can miss an edit made just before the click; here the controls above were just read.
+    if buttons[0].button("Train", type="primary", disabled=bool(problems) or bool(mine), width="stretch",
+                         icon=":material/play_arrow:",
+                         help="Fix the settings marked in red first." if problems else None):
+        start_training(*settings)
+        st.rerun()
+    waiting = progress is not None and progress.waiting
+    if buttons[1].button("Cancel" if waiting else "Stop", disabled=not (active and allowed), width="stretch",
+                         icon=":material/close:" if waiting else ":material/stop:", key="stop_button",
+                         help="Only the learner who started a training, or a teacher, can stop it."
+                         if active and not allowed else None):
+        try:
+            queue.stop(run_id, me, teacher=is_teacher())
+        except NotYourJobError as error:
+            st.session_state["train_error"] = str(error)
+        st.rerun()
+    if problems:
+        buttons[2].caption("Fix the settings marked in red on the left to train.")
+    elif mine:
+        buttons[2].caption("Your training is on this server: other pages keep working meanwhile, and it goes on "
+                           "if you close the browser.")
+    if "train_error" in st.session_state:
+        st.warning(st.session_state.pop("train_error"))
 
 
 def page() -> None:
@@ -292,30 +380,14 @@ def page() -> None:
         with st.expander("Model summary", expanded=True):
             summary_ui(model, not problems)
     with results:
-        job = current_job()
-        busy = job is not None and not job.done
-        buttons = st.columns([1, 1, 3])
-        # Started inline rather than by on_click: a callback's arguments would be the settings of the previous
-        # run, which can miss an edit made just before the click; here the controls above were just read.
-        if buttons[0].button("Train", type="primary", disabled=bool(problems) or busy, width="stretch",
-                             icon=":material/play_arrow:",
-                             help="Fix the settings marked in red first." if problems else None):
-            start_training(model, train, preset, name)
-            st.rerun()
-        if buttons[1].button("Stop", disabled=not busy, width="stretch", icon=":material/stop:"):
-            job.stop()
-        if problems:
-            buttons[2].caption("Fix the settings marked in red on the left to train.")
-        elif busy:
-            buttons[2].caption(f"Training **{job.name}**: other pages keep working meanwhile.")
-        if "train_error" in st.session_state:
-            st.warning(st.session_state["train_error"])
-        job = current_job()
-        if job is None:
+        queue = state.job_queue()
+        run_id = watch_ui(queue, identity())
+        buttons_ui(problems, run_id, (model, train, preset, name))
+        if run_id is None:
             st.info("Pick a preset (or build your own network), then press **Train**. Accuracy and loss for the "
                     "training images and the unseen test images will grow here, live, on the same axes.")
         else:
-            live_ui(job)
+            live_ui(run_id)
 
 
 page()

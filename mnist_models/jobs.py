@@ -1,0 +1,350 @@
+"""JobQueue: the server's side of training. Jobs wait first come, first served; a few run at once, each in a
+worker started by an executor; only a job's owner (or a teacher) may stop it; everyone may watch.
+
+The queue keeps no state that the run folders do not also hold: a queued job is a run folder with status
+"queued", so a restarted server finds its queue, its running workers and its finished runs where it left them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+from mnist_models.architecture import count_params
+from mnist_models.config import ModelConfig, TrainConfig
+from mnist_models.executors import AdoptedWorker, Executor, LocalExecutor, WorkerHandle
+from mnist_models.progress import ACTIVE_STATUSES, FAILED, FINAL_STATUSES, INTERRUPTED, QUEUED, RUNNING, STARTING
+from mnist_models.runs import HOST, RunNotFoundError, RunStore, _pid_alive
+
+log = logging.getLogger(__name__)
+
+MAX_JOBS_ENV = "MNIST_MAX_JOBS"
+RAY_ENV = "MNIST_RAY_ADDRESS"
+TEACHER_ENV = "MNIST_TEACHER_PASSWORD"
+MAX_WAITING_PER_OWNER = 1  # one job waiting or running per learner keeps a class's queue fair
+POLL_SECONDS = 0.2
+
+
+class NotYourJobError(PermissionError):
+    """Only a job's owner, or a teacher, may stop or cancel it."""
+
+
+class QueueFullError(RuntimeError):
+    """The learner already has a job waiting or running."""
+
+
+def owner_key(identity: str | None) -> str | None:
+    """What the run store keeps of a browser's identity: a hash, so that the identity never leaves the server."""
+    if not identity:
+        return None
+    return hashlib.sha256(identity.encode()).hexdigest()[:24]
+
+
+def gpu_count() -> int:
+    """NVIDIA GPUs this machine's driver lists, without importing TensorFlow (honours CUDA_VISIBLE_DEVICES)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([device for device in visible.split(",") if device.strip() and device.strip() != "-1"])
+    with contextlib.suppress(OSError):
+        return len(os.listdir("/proc/driver/nvidia/gpus"))
+    return 0
+
+
+def default_max_jobs(cores: int | None = None, gpus: int | None = None) -> int:
+    """One job per GPU; on CPUs, one job per two cores (a job on fewer threads gains little from running)."""
+    cores = cores if cores is not None else (os.cpu_count() or 1)
+    gpus = gpus if gpus is not None else gpu_count()
+    return gpus if gpus > 0 else max(1, cores // 2)
+
+
+def max_jobs_setting() -> int:
+    """MNIST_MAX_JOBS, or the default for this machine; a bad value raises ValueError saying what to set."""
+    text = os.environ.get(MAX_JOBS_ENV, "").strip()
+    if not text:
+        return default_max_jobs()
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 256:
+        raise ValueError(f"{MAX_JOBS_ENV}={text!r} is not a number of jobs from 1 to 256; unset it for the default "
+                         f"({default_max_jobs()} on this machine).")
+    return value
+
+
+def threads_per_job(max_running: int, cores: int | None = None) -> int:
+    """Each running job's share of the CPU threads, so that jobs running together do not fight over cores."""
+    cores = cores if cores is not None else (os.cpu_count() or 1)
+    return max(1, cores // max(1, max_running))
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job the queue knows: waiting (with its place in the queue) or running."""
+
+    run_id: str
+    name: str
+    status: str
+    owner: str | None  # owner_key of the learner who submitted it
+    position: int | None  # 1 for the next to start; None once running
+    created: float
+
+    def owned_by(self, identity: str | None) -> bool:
+        key = owner_key(identity)
+        return key is not None and self.owner == key
+
+
+class JobQueue:
+    """Submit, watch, stop and cancel training jobs; at most `max_running` run at once.
+
+    A scheduler thread starts waiting jobs as slots free up and notices workers that ended without saving
+    their result (killed, out of memory), marking their runs failed so that the queue moves on.
+    """
+
+    def __init__(self, store: RunStore | None = None, *, executor: Executor | None = None,
+                 max_running: int | None = None, threads: int | None = None, poll_seconds: float = POLL_SECONDS):
+        self.store = store if store is not None else RunStore()
+        self.executor = executor if executor is not None else LocalExecutor()
+        self.max_running = max_running if max_running is not None else max_jobs_setting()
+        if self.max_running < 1:
+            raise ValueError(f"At least one job must be able to run, not {self.max_running}.")
+        self.threads = threads if threads is not None else threads_per_job(self.max_running)
+        self.poll_seconds = poll_seconds
+        self._lock = threading.Condition()
+        self._waiting: list[str] = []
+        self._running: dict[str, WorkerHandle] = {}
+        self._info: dict[str, Job] = {}
+        self._closed = False
+        self._adopt()
+        self._thread = threading.Thread(target=self._loop, name="job-queue", daemon=True)
+        self._thread.start()
+
+    # Submitting and watching ------------------------------------------------------------------------------
+
+    def submit(self, model: ModelConfig, train: TrainConfig, *, owner: str | None = None, preset: str | None = None,
+               name: str | None = None) -> str:
+        """Queue a job and return its run id; it starts as soon as a slot is free. Bad configs raise ConfigError."""
+        model.validate()
+        train.validate()
+        key = owner_key(owner)
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("The job queue is shut down.")
+            if key is not None:
+                self._reap_locked()
+                # A worker writes its final status a moment before its process ends: such a job is over.
+                mine = [job for job in self._info.values() if job.owner == key and not self._ended(job.run_id)]
+                if len(mine) >= MAX_WAITING_PER_OWNER:
+                    raise QueueFullError(f"You already have a training {mine[0].status} ({mine[0].name}). Stop it, "
+                                         "or wait for it to finish, before starting another.")
+            run_id = self.store.create(model, train, preset=preset, name=name, params=count_params(model),
+                                       status=QUEUED, owner=key, executor=self.executor.name)
+            info = self.store.get(run_id)
+            self._waiting.append(run_id)
+            self._info[run_id] = Job(run_id, info.name, QUEUED, key, len(self._waiting), info.created)
+            self._lock.notify_all()
+        return run_id
+
+    def jobs(self) -> list[Job]:
+        """Running jobs first, then waiting ones in the order they will start."""
+        with self._lock:
+            running = [self._info[run_id] for run_id in self._running]
+            waiting = [self._with_position(run_id) for run_id in self._waiting]
+        return running + waiting
+
+    def job(self, run_id: str) -> Job | None:
+        """The job if it is waiting or running here, else None (finished, or never this queue's)."""
+        with self._lock:
+            if run_id in self._waiting:
+                return self._with_position(run_id)
+            return self._info.get(run_id) if run_id in self._running else None
+
+    def position(self, run_id: str) -> int | None:
+        """1 for the next job to start, 2 for the one after, ...; None if the job is not waiting."""
+        with self._lock:
+            return self._waiting.index(run_id) + 1 if run_id in self._waiting else None
+
+    def jobs_of(self, identity: str | None) -> list[Job]:
+        key = owner_key(identity)
+        return [job for job in self.jobs() if key is not None and job.owner == key]
+
+    def can_control(self, run_id: str, identity: str | None, teacher: bool = False) -> bool:
+        """Whether this learner may stop or cancel the run: its owner, or a teacher, may."""
+        if teacher:
+            return True
+        key = owner_key(identity)
+        if key is None:
+            return False
+        with self._lock:
+            job = self._info.get(run_id)
+        if job is not None:
+            return job.owner == key
+        try:
+            return self.store.get(run_id).owner == key
+        except RunNotFoundError:
+            return False
+
+    # Stopping ---------------------------------------------------------------------------------------------
+
+    def stop(self, run_id: str, identity: str | None = None, *, teacher: bool = False) -> str:
+        """Stop a running job after its current batch, or cancel a waiting one. Returns "stopping" or
+        "cancelled". Raises NotYourJobError for anybody but the owner or a teacher."""
+        if not self.can_control(run_id, identity, teacher):
+            raise NotYourJobError("Only the learner who started this training, or a teacher, can stop it.")
+        with self._lock:
+            if run_id in self._waiting:
+                self._cancel_locked(run_id)
+                return "cancelled"
+        # Running here, or a run this queue does not hold (a command-line run): the stop file reaches its worker.
+        self.store.request_stop(run_id)
+        return "stopping"
+
+    def cancel(self, run_id: str, identity: str | None = None, *, teacher: bool = False) -> None:
+        """Take a waiting job out of the queue (its run folder goes too: nothing was trained)."""
+        if not self.can_control(run_id, identity, teacher):
+            raise NotYourJobError("Only the learner who queued this training, or a teacher, can cancel it.")
+        with self._lock:
+            if run_id not in self._waiting:
+                raise ValueError("This training is no longer waiting: it has started (use Stop) or ended.")
+            self._cancel_locked(run_id)
+
+    def _cancel_locked(self, run_id: str) -> None:
+        self._waiting.remove(run_id)
+        self._info.pop(run_id, None)
+        with contextlib.suppress(RunNotFoundError):
+            self.store.discard(run_id)
+        self._lock.notify_all()
+
+    # Life cycle --------------------------------------------------------------------------------------------
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until no job waits or runs (tests and scripts); returns False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self._waiting or self._running:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._lock.wait(min(remaining, self.poll_seconds))
+        return True
+
+    def shutdown(self, *, stop_running: bool = False, timeout: float = 30.0) -> None:
+        """Stop scheduling. With `stop_running`, running jobs are stopped (saved as stopped) and, after
+        `timeout` seconds, killed; otherwise they train on and save their runs by themselves."""
+        with self._lock:
+            self._closed = True
+            running = dict(self._running)
+            self._lock.notify_all()
+        if stop_running:
+            for run_id in running:
+                with contextlib.suppress(RunNotFoundError, OSError):
+                    self.store.request_stop(run_id)
+            deadline = time.monotonic() + timeout
+            for handle in running.values():
+                while handle.poll() is None and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                if handle.poll() is None:
+                    handle.kill()
+        self._thread.join(timeout=5)
+        self.executor.close()
+
+    # Scheduler ---------------------------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                if self._closed:
+                    return
+                try:
+                    self._reap_locked()
+                    self._launch_locked()
+                except Exception:  # the scheduler must outlive any single job's trouble
+                    log.exception("Job queue scheduler error")
+                idle_slots = len(self._running) < self.max_running
+                self._lock.wait(self.poll_seconds)
+            if idle_slots:
+                # Outside the lock: starting a ready worker takes a moment, and nobody should wait on it.
+                with contextlib.suppress(Exception):
+                    self.executor.prepare()
+
+    def _reap_locked(self) -> None:
+        for run_id, handle in list(self._running.items()):
+            code = handle.poll()
+            if code is None:
+                continue
+            del self._running[run_id]
+            self._info.pop(run_id, None)
+            self._lock.notify_all()
+            # A worker that ended without writing its final status was killed or crashed.
+            self.store.fail_unless_finished(run_id, handle.exit_reason(code))
+
+    def _launch_locked(self) -> None:
+        while self._waiting and len(self._running) < self.max_running:
+            run_id = self._waiting.pop(0)
+            job = self._info.get(run_id)
+            try:
+                self.store.update(run_id, status=STARTING, durable=False)
+                handle = self.executor.start(self.store, run_id, self.threads)
+            except RunNotFoundError:
+                self._info.pop(run_id, None)
+                continue
+            except Exception as error:
+                log.exception("Could not start a worker for %s", run_id)
+                self._info.pop(run_id, None)
+                with contextlib.suppress(Exception):
+                    self.store.update(run_id, status=FAILED, finished=time.time(),
+                                      error=f"The training could not be started: {error}")
+                continue
+            with contextlib.suppress(RunNotFoundError):
+                # Until the worker publishes, the run names its process, so a reader can tell it is alive.
+                self.store.update(run_id, pid=handle.pid, host=handle.host, durable=False)
+            self._running[run_id] = handle
+            if job is not None:
+                self._info[run_id] = Job(run_id, job.name, RUNNING, job.owner, None, job.created)
+            self._lock.notify_all()
+
+    def _ended(self, run_id: str) -> bool:
+        try:
+            return self.store.get(run_id).status in FINAL_STATUSES
+        except RunNotFoundError:
+            return True
+
+    def _with_position(self, run_id: str) -> Job:
+        job = self._info[run_id]
+        return Job(job.run_id, job.name, QUEUED, job.owner, self._waiting.index(run_id) + 1, job.created)
+
+    def _adopt(self) -> None:
+        """Take over what an earlier server left: its queue, and its local workers still training."""
+        for info in sorted(self.store.list(), key=lambda info: info.created):
+            if info.status == QUEUED:
+                self._waiting.append(info.run_id)
+                self._info[info.run_id] = Job(info.run_id, info.name, QUEUED, info.owner, None, info.created)
+            elif info.status in ACTIVE_STATUSES:
+                meta_pid = _worker_pid(self.store, info.run_id)
+                if info.executor == "local" and meta_pid is not None:
+                    self._running[info.run_id] = AdoptedWorker(meta_pid)
+                    self._info[info.run_id] = Job(info.run_id, info.name, info.status, info.owner, None,
+                                                  info.created)
+                elif info.executor != "local":
+                    # A Ray task ends with the driver that started it: that server is gone, so is the task.
+                    self.store.update(info.run_id, status=INTERRUPTED, finished=time.time(),
+                                      error="The server restarted while this run trained on the Ray cluster.")
+
+
+def _worker_pid(store: RunStore, run_id: str) -> int | None:
+    """The pid of the run's live local worker, if its meta names one on this machine."""
+    import json
+
+    try:
+        meta = json.loads((store.folder(run_id) / "meta.json").read_text())
+    except (OSError, ValueError, RunNotFoundError):
+        return None
+    pid = meta.get("pid")
+    if meta.get("host") == HOST and isinstance(pid, int) and pid != os.getpid() and _pid_alive(pid):
+        return pid
+    return None
