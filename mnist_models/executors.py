@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Protocol
 
-from mnist_models.runs import HOST, RunStore
+from mnist_models.runs import HOST, RunStore, pid_alive
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -170,13 +170,12 @@ class AdoptedWorker:
         self.host = HOST
 
     def poll(self) -> int | None:
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return 0
-        except PermissionError:
-            return None
-        return None
+        with contextlib.suppress(ChildProcessError):
+            # Our own child after all (a queue re-created in the same process): collect it once it ends.
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                return os.waitstatus_to_exitcode(status)
+        return None if pid_alive(self.pid) else 0
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -19,7 +19,7 @@ from mnist_models.architecture import count_params
 from mnist_models.config import ModelConfig, TrainConfig
 from mnist_models.executors import AdoptedWorker, Executor, LocalExecutor, WorkerHandle
 from mnist_models.progress import ACTIVE_STATUSES, FAILED, FINAL_STATUSES, INTERRUPTED, QUEUED, RUNNING, STARTING
-from mnist_models.runs import HOST, RunNotFoundError, RunStore, _pid_alive
+from mnist_models.runs import HOST, RunNotFoundError, RunStore, pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -345,6 +345,6 @@ def _worker_pid(store: RunStore, run_id: str) -> int | None:
     except (OSError, ValueError, RunNotFoundError):
         return None
     pid = meta.get("pid")
-    if meta.get("host") == HOST and isinstance(pid, int) and pid != os.getpid() and _pid_alive(pid):
+    if meta.get("host") == HOST and isinstance(pid, int) and pid != os.getpid() and pid_alive(pid):
         return pid
     return None

@@ -118,7 +118,7 @@ def _finite_or_none(value: Any) -> Any:
     return value
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     if pid <= 0:
         return False  # 0 and negative numbers name process groups, never a worker
     try:
@@ -127,6 +127,9 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
+    # A process that has exited but whose parent has not collected it yet (a zombie) is not alive either.
+    with contextlib.suppress(OSError, IndexError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     return True
 
 
@@ -362,7 +365,7 @@ def _effective_status(meta: dict[str, Any]) -> str:
 def _has_died(meta: dict[str, Any]) -> bool:
     """An active run whose process is gone (same machine) or whose heartbeat stopped long ago (any machine)."""
     pid = meta.get("pid")
-    if meta.get("host") == HOST and isinstance(pid, int) and not isinstance(pid, bool) and not _pid_alive(pid):
+    if meta.get("host") == HOST and isinstance(pid, int) and not isinstance(pid, bool) and not pid_alive(pid):
         return True
     heartbeat = meta.get("heartbeat")
     if not isinstance(heartbeat, int | float):

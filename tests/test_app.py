@@ -249,6 +249,70 @@ def test_short_training_from_the_page_ends_as_a_saved_run(runs_folder):
     assert list(table["status"]) == ["completed"]
 
 
+def buttons(at: AppTest) -> dict[str, bool]:
+    return {button.label: button.disabled for button in at.button if button.label in ("Train", "Stop", "Cancel")}
+
+
+def session(identity: str) -> AppTest:
+    """A browser session with this identity (as its cookie would bring it back)."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.session_state["identity"] = identity
+    at.run()
+    assert not at.exception, [item.value for item in at.exception]
+    return at
+
+
+def wait_for_status(run_id: str, *statuses: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while state.run_store().progress(run_id).status not in statuses:
+        assert time.monotonic() < deadline, f"{run_id} never became {statuses}"
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_each_learner_controls_only_their_own_job_and_a_teacher_any(runs_folder, monkeypatch):
+    monkeypatch.setenv("MNIST_TEACHER_PASSWORD", "chalk")
+    ann = choose_preset(session("a" * 32), "softmax")
+    set_numbers(ann, train_size=3000, validation_size=100, epochs=200)
+    train_button(ann).click().run()
+    ann_run = ann.session_state["job_id"]
+    wait_for_status(ann_run, "running")
+    ann.run()
+    assert buttons(ann) == {"Train": True, "Stop": False}, "one job at a time per learner; Ann may stop hers"
+
+    # Bob watches Ann's training but may not stop it; his own goes into the queue, where he may cancel it.
+    bob = choose_preset(session("b" * 32), "softmax")
+    set_numbers(bob, train_size=500, validation_size=100, epochs=1)
+    assert buttons(bob) == {"Train": False, "Stop": True}
+    assert [button for button in bob.button if button.label == "Stop"][0].help.startswith("Only the learner")
+    train_button(bob).click().run()
+    bob_run = bob.session_state["job_id"]
+    assert bob_run != ann_run
+    assert buttons(bob) == {"Train": True, "Cancel": False}
+    assert any("number **1** in the queue" in info.value for info in bob.info), [info.value for info in bob.info]
+    watching = bob.selectbox(key="watch")
+    assert watching.label == "Watching" and set(watching.options) == {
+        "1 layer: softmax (modified) · training",
+        "1 layer: softmax (modified) · waiting, number 1 in the queue · yours"}
+    [cancel] = [button for button in bob.button if button.label == "Cancel"]
+    cancel.click().run()
+    assert not bob.exception
+    assert [job.run_id for job in state.job_queue().jobs()] == [ann_run]
+
+    # Bob's page now shows the one training left, Ann's. With the teacher password, Bob may stop it.
+    assert not [box for box in bob.selectbox if box.key == "watch"], "nothing to choose from"
+    assert buttons(bob) == {"Train": False, "Stop": True}
+    bob.text_input(key="teacher_password_input").input("wrong").run()
+    assert any("not the teacher password" in error for error in errors(bob))
+    bob.text_input(key="teacher_password_input").input("chalk").run()
+    assert buttons(bob)["Stop"] is False
+    [stop] = [button for button in bob.button if button.label == "Stop"]
+    stop.click().run()
+    assert not bob.exception
+    assert state.job_queue().wait_idle(180)
+    assert state.run_store().get(ann_run).status == "stopped"
+
+
 def test_runs_page_without_runs_points_to_train(runs_folder):
     at = open_app("app_pages/runs.py")
     assert [title.value for title in at.title] == ["Saved runs"]

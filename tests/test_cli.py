@@ -79,6 +79,16 @@ def test_train_prints_epochs_then_a_json_summary(runs_dir):
     assert [(run["run_id"], run["status"], run["name"]) for run in as_json] == [
         (summary["run_id"], "completed", "cli test")]
     assert as_json[0]["test_accuracy"] == summary["test_accuracy"]
+    assert summary["executor"] == "local"
+
+    # The run's config.json trains the same network again, with the same seed to the same result (on a CPU).
+    again = cli("train", "--config", str(runs_dir / summary["run_id"] / "config.json"), "--name", "again")
+    assert again.returncode == 0, again.stderr
+    repeat = last_json_line(again.stdout)
+    assert repeat["run_id"] != summary["run_id"] and repeat["preset"] == "custom"
+    assert repeat["params"] == 7850 and repeat["epochs_completed"] == 1
+    if summary["device"].startswith("CPU"):
+        assert repeat["test_accuracy"] == summary["test_accuracy"]
 
 
 @pytest.mark.parametrize(
@@ -106,6 +116,36 @@ def test_bad_arguments_exit_2_with_one_line(args, fragment, runs_dir):
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
     assert not runs_dir.exists() or not any(runs_dir.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (None, "Cannot read"),
+        ("{not json", "not valid JSON"),
+        ('["model"]', "JSON object"),
+        ('{"model": {"hidden_units": [-3]}, "train": {}}', "neurons"),
+        ('{"model": {}, "train": {"epochs": "abc"}}', "Epochs must be"),
+        ('{"model": {"conv_layers": [{"filters": 0}]}, "train": {}}', "filters"),
+        ('{"model": {"activation": "magic"}, "train": {}}', "Unknown activation 'magic'"),
+    ],
+    ids=["missing", "not-json", "not-object", "bad-units", "bad-epochs", "bad-filters", "bad-activation"],
+)
+def test_a_bad_config_file_exits_2_naming_the_field(tmp_path, runs_dir, content, fragment):
+    path = tmp_path / "config.json"
+    if content is not None:
+        path.write_text(content)
+    result = cli("train", "--config", str(path), timeout=60)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert fragment in result.stderr and str(path) in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())
+
+
+def test_preset_and_config_exclude_each_other(tmp_path):
+    result = cli("train", "--preset", "softmax", "--config", str(tmp_path / "x.json"), timeout=60)
+    assert result.returncode == 2 and "not allowed with" in result.stderr
 
 
 @pytest.mark.parametrize("command", [[], ["presets"], ["train"], ["runs"]])

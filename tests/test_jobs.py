@@ -1,0 +1,310 @@
+"""Tests for the job queue and its local worker processes: order, places, cancel, owners, stop, crashes.
+
+Every job here is a real training in a real worker process (a small softmax network on a few images), read
+back through the run folder as the dashboard reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from mnist_models import jobs
+from mnist_models.config import ModelConfig, TrainConfig
+from mnist_models.jobs import JobQueue, NotYourJobError, QueueFullError, owner_key
+from mnist_models.presets import get_preset
+from mnist_models.runs import RunNotFoundError, RunStore
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+WAIT = 180  # seconds; a cold worker imports TensorFlow first, and CI's two cores are busy
+
+
+def softmax(epochs: int, train_size: int = 1000) -> tuple[ModelConfig, TrainConfig]:
+    model, train = get_preset("softmax").configs()
+    train.epochs, train.train_size, train.validation_size = epochs, train_size, 100
+    return model, train
+
+
+def wait_for(condition, timeout: float = WAIT, what: str = "the condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def meta(store: RunStore, run_id: str) -> dict:
+    return json.loads((store.folder(run_id) / "meta.json").read_text())
+
+
+@pytest.fixture
+def store(runs_dir) -> RunStore:
+    return RunStore(runs_dir)
+
+
+@pytest.fixture
+def make_queue(store):
+    """JobQueues over the test's store, each shut down (its workers stopped) at the end of the test."""
+    made: list[JobQueue] = []
+
+    def make(**options) -> JobQueue:
+        options.setdefault("max_running", 1)
+        queue = JobQueue(store, **options)
+        made.append(queue)
+        return queue
+
+    yield make
+    for queue in made:
+        queue.shutdown(stop_running=True)
+
+
+# Settings ---------------------------------------------------------------------------------------------------
+
+
+def test_default_limits_follow_cores_and_gpus():
+    assert jobs.default_max_jobs(cores=2, gpus=0) == 1
+    assert jobs.default_max_jobs(cores=1, gpus=0) == 1
+    assert jobs.default_max_jobs(cores=16, gpus=0) == 8
+    assert jobs.default_max_jobs(cores=16, gpus=2) == 2
+    assert jobs.threads_per_job(1, cores=2) == 2
+    assert jobs.threads_per_job(2, cores=2) == 1
+    assert jobs.threads_per_job(8, cores=2) == 1
+
+
+def test_max_jobs_setting_reads_the_environment(monkeypatch):
+    monkeypatch.setenv("MNIST_MAX_JOBS", "3")
+    assert jobs.max_jobs_setting() == 3
+    for bad in ("zero", "0", "-1", "1.5", "1000"):
+        monkeypatch.setenv("MNIST_MAX_JOBS", bad)
+        with pytest.raises(ValueError, match="MNIST_MAX_JOBS"):
+            jobs.max_jobs_setting()
+    monkeypatch.delenv("MNIST_MAX_JOBS")
+    assert jobs.max_jobs_setting() == jobs.default_max_jobs()
+
+
+def test_owner_key_hides_the_identity():
+    assert owner_key(None) is None and owner_key("") is None
+    assert owner_key("abc") == owner_key("abc") != owner_key("abd")
+    assert "abc" not in owner_key("abc")
+
+
+def test_gpu_count_honours_cuda_visible_devices(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    assert jobs.gpu_count() == 2
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
+    assert jobs.gpu_count() == 0
+
+
+# The queue --------------------------------------------------------------------------------------------------
+
+
+def test_first_come_first_served_with_places_cancel_and_stop(store, make_queue):
+    queue = make_queue()
+    first = queue.submit(*softmax(epochs=200, train_size=3000), owner="ann", name="first")
+    second = queue.submit(*softmax(epochs=1), owner="bob", name="second")
+    third = queue.submit(*softmax(epochs=1), owner="cat", name="third")
+    wait_for(lambda: store.progress(first).status == "running", what="the first job to run")
+    assert [(job.name, job.position) for job in queue.jobs()] == [("first", None), ("second", 1), ("third", 2)]
+    assert (queue.position(second), queue.position(third), queue.position(first)) == (1, 2, None)
+    assert store.get(second).status == "queued" and store.progress(second).waiting
+
+    # Only its owner may cancel a waiting job; then it is gone, and the one behind it moves up.
+    with pytest.raises(NotYourJobError):
+        queue.cancel(second, "cat")
+    queue.cancel(second, "bob")
+    with pytest.raises(RunNotFoundError):
+        store.get(second)
+    assert queue.position(third) == 1
+    with pytest.raises(ValueError, match="no longer waiting"):
+        queue.cancel(first, "ann")
+
+    # Stopping the running job frees the slot for the next one.
+    assert queue.stop(first, "ann") == "stopping"
+    assert queue.wait_idle(WAIT)
+    done_first, done_third = store.get(first), store.get(third)
+    assert (done_first.status, done_third.status) == ("stopped", "completed")
+    assert done_first.has_model and done_third.has_model
+    assert meta(store, third)["created"] > meta(store, first)["created"]
+    assert done_third.finished > done_first.finished, "the third started only after the first had ended"
+    assert queue.jobs() == []
+
+
+def test_one_waiting_or_running_job_per_learner(make_queue):
+    queue = make_queue()
+    queue.submit(*softmax(epochs=200, train_size=3000), owner="ann")
+    with pytest.raises(QueueFullError, match="already have a training"):
+        queue.submit(*softmax(epochs=1), owner="ann")
+    queue.submit(*softmax(epochs=1), owner="bob")  # somebody else may queue
+
+
+def test_bad_configs_are_refused_before_queueing(store, make_queue):
+    queue = make_queue()
+    with pytest.raises(ValueError, match="Epochs"):
+        queue.submit(ModelConfig(), TrainConfig(epochs=0), owner="ann")
+    assert store.list() == [] and queue.jobs() == []
+
+
+def test_two_learners_training_at_once_both_complete(store, make_queue):
+    queue = make_queue(max_running=2)
+    assert queue.threads == max(1, (os.cpu_count() or 1) // 2), "each worker gets its share of the cores"
+    runs = [queue.submit(*softmax(epochs=2), owner=owner, name=owner) for owner in ("ann", "bob")]
+    wait_for(lambda: len([job for job in queue.jobs() if job.position is None]) == 2 or queue.jobs() == [],
+             what="both jobs to start")
+    assert queue.wait_idle(WAIT)
+    for run_id in runs:
+        info = store.get(run_id)
+        assert info.status == "completed", info.error
+        assert info.test_accuracy > 0.7 and info.has_model
+        assert info.device == f"CPU ({queue.threads} threads)" or info.device.startswith("GPU")
+
+
+def test_only_the_owner_or_a_teacher_can_stop(store, make_queue):
+    queue = make_queue()
+    run_id = queue.submit(*softmax(epochs=200, train_size=3000), owner="ann")
+    wait_for(lambda: store.progress(run_id).status == "running", what="the job to run")
+    assert queue.can_control(run_id, "ann") and not queue.can_control(run_id, "bob")
+    assert not queue.can_control(run_id, None)
+    with pytest.raises(NotYourJobError):
+        queue.stop(run_id, "bob")
+    with pytest.raises(NotYourJobError):
+        queue.stop(run_id, None)
+    time.sleep(1.0)
+    assert store.progress(run_id).status == "running", "a refused stop changes nothing"
+    assert queue.stop(run_id, "bob", teacher=True) == "stopping"
+    assert queue.wait_idle(WAIT)
+    assert store.get(run_id).status == "stopped"
+
+
+def test_stop_is_heard_within_a_second_and_ends_after_the_batch(store, make_queue):
+    queue = make_queue()
+    run_id = queue.submit(*softmax(epochs=200, train_size=5000), owner="ann")
+    wait_for(lambda: store.progress(run_id).step >= 60, what="training to be under way")
+    asked = time.monotonic()
+    queue.stop(run_id, "ann")
+    heard = wait_for(lambda: store.progress(run_id).status in ("stopping", "stopped") and time.monotonic(),
+                     what="the stop to be heard")
+    # The worker looks for the stop file between batches (at most every 50 ms) and says so at once.
+    assert heard - asked < 1.0, f"the stop took {heard - asked:.2f} s to be heard"
+    step_when_heard = store.progress(run_id).step
+    assert queue.wait_idle(WAIT)
+    final = store.progress(run_id)
+    assert final.status == "stopped"
+    assert final.step - step_when_heard <= 1
+    assert final.test and final.test[-1].step == final.step, "the test set is scored where it stopped"
+    assert store.get(run_id).has_model
+
+
+# Crashes ----------------------------------------------------------------------------------------------------
+
+
+def test_a_killed_worker_fails_its_run_and_the_queue_moves_on(store, make_queue):
+    queue = make_queue()
+    doomed = queue.submit(*softmax(epochs=200, train_size=3000), owner="ann", name="doomed")
+    after = queue.submit(*softmax(epochs=1), owner="bob", name="after")
+    wait_for(lambda: store.progress(doomed).step > 0, what="the first job to train")
+    worker_pid = meta(store, doomed)["pid"]
+    assert worker_pid != os.getpid(), "the training runs in a worker process, not in the server's"
+    os.kill(worker_pid, signal.SIGKILL)
+    assert queue.wait_idle(WAIT)
+    failed = store.get(doomed)
+    assert failed.status == "failed"
+    assert "killed by SIGKILL" in failed.error and "memory" in failed.error
+    assert store.load_history(doomed)["train"], "the curves published before the crash are kept"
+    assert store.get(after).status == "completed"
+
+
+SERVER_SCRIPT = textwrap.dedent("""
+    import sys, time
+    from mnist_models.jobs import JobQueue
+    from mnist_models.presets import get_preset
+    from mnist_models.runs import RunStore
+
+    store = RunStore(sys.argv[1])
+    queue = JobQueue(store, max_running=1)
+    model, train = get_preset("softmax").configs()
+    train.train_size, train.validation_size = 1000, 100
+    train.epochs = 40
+    running = queue.submit(model, train, owner="ann", name="running")
+    train.epochs = 1
+    waiting = queue.submit(model, train, owner="bob", name="waiting")
+    while store.progress(running).step < 20:
+        time.sleep(0.05)
+    print(running, waiting, flush=True)
+    time.sleep(600)
+""")
+
+
+def test_server_killed_mid_training_loses_nothing(store, make_queue):
+    server = subprocess.Popen([sys.executable, "-c", SERVER_SCRIPT, str(store.root)], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        running, waiting = server.stdout.readline().split()
+    finally:
+        server.kill()  # SIGKILL: no clean-up of any kind
+        server.wait(30)
+    # The worker trains on without its server and saves its run; the waiting job is still queued on disk.
+    wait_for(lambda: store.get(running).status == "completed", what="the orphaned worker to finish its run")
+    assert store.get(running).has_model and store.get(running).epochs_completed == 40
+    assert store.get(waiting).status == "queued"
+    # A restarted server finds the queue where the old one left it, and runs it.
+    queue = make_queue()
+    assert [job.run_id for job in queue.jobs()] == [waiting]
+    assert queue.wait_idle(WAIT)
+    assert store.get(waiting).status == "completed"
+
+
+def test_a_restarted_server_adopts_a_worker_still_training(store, make_queue):
+    old = make_queue()
+    run_id = old.submit(*softmax(epochs=200, train_size=3000), owner="ann")
+    wait_for(lambda: store.progress(run_id).step > 0, what="the job to train")
+    old.shutdown()  # the server goes away; the worker does not
+    new = make_queue()
+    [job] = new.jobs()
+    assert job.run_id == run_id and job.position is None
+    assert new.can_control(run_id, "ann") and not new.can_control(run_id, "bob")
+    queued = new.submit(*softmax(epochs=1), owner="bob")
+    assert new.position(queued) == 1, "the adopted worker holds the slot"
+    new.stop(run_id, "ann")
+    assert new.wait_idle(WAIT)
+    assert store.get(run_id).status == "stopped" and store.get(queued).status == "completed"
+
+
+# A run from the command line --------------------------------------------------------------------------------
+
+
+def test_a_command_line_run_shows_live_in_the_run_folder_and_stops_from_the_queue(store, make_queue):
+    env = {**os.environ, "MNIST_RUNS_DIR": str(store.root), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    cli = subprocess.Popen([sys.executable, "-m", "mnist_models", "train", "--preset", "softmax", "--epochs", "200",
+                            "--train-size", "1000"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        [info] = wait_for(store.list, what="the CLI's run folder")
+        first = wait_for(lambda: (p := store.progress(info.run_id)).train and p, what="a first curve point")
+        assert first.status == "running"
+        later = wait_for(lambda: (p := store.progress(info.run_id)).step > first.step and p, what="more steps")
+        assert len(later.train) >= len(first.train)
+        # The dashboard's queue sees it as nobody's job: only a teacher may stop it.
+        queue = make_queue()
+        assert not queue.can_control(info.run_id, "ann")
+        assert queue.stop(info.run_id, None, teacher=True) == "stopping"
+        out, _ = cli.communicate(timeout=WAIT)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert cli.returncode == 0
+    assert summary["status"] == "stopped" and summary["executor"] == "local"
+    assert summary["run_id"] == info.run_id
+    assert store.get(info.run_id).status == "stopped"
