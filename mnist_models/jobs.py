@@ -170,8 +170,10 @@ class JobQueue:
             return self._waiting.index(run_id) + 1 if run_id in self._waiting else None
 
     def jobs_of(self, identity: str | None) -> list[Job]:
+        """This learner's jobs still waiting or training (one whose worker saved its result is over, although
+        its process may take a moment more to end)."""
         key = owner_key(identity)
-        return [job for job in self.jobs() if key is not None and job.owner == key]
+        return [job for job in self.jobs() if key is not None and job.owner == key and not self._ended(job.run_id)]
 
     def can_control(self, run_id: str, identity: str | None, teacher: bool = False) -> bool:
         """Whether this learner may stop or cancel the run: its owner, or a teacher, may."""

@@ -284,7 +284,7 @@ def test_each_learner_controls_only_their_own_job_and_a_teacher_any(runs_folder,
     bob = choose_preset(session("b" * 32), "softmax")
     set_numbers(bob, train_size=500, validation_size=100, epochs=1)
     assert buttons(bob) == {"Train": False, "Stop": True}
-    assert [button for button in bob.button if button.label == "Stop"][0].help.startswith("Only the learner")
+    assert next(button for button in bob.button if button.label == "Stop").help.startswith("Only the learner")
     train_button(bob).click().run()
     bob_run = bob.session_state["job_id"]
     assert bob_run != ann_run

@@ -49,7 +49,7 @@ def test_addresses_are_checked():
     assert check_address("10.1.2.3:6379") == ("10.1.2.3", 6379)
     assert check_address("ray://head.example:10001") == ("head.example", 10001)
     for bad in ("", "nonsense", "host:", "host:port", "http://host:1", "ray://host:1/path"):
-        with pytest.raises(ValueError, match="Ray address|valid port"):
+        with pytest.raises(ValueError, match=r"Ray address|valid port"):
             check_address(bad)
 
 
