@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 from mnist_models.runs import RunInfo
@@ -14,3 +16,8 @@ def model_ui(runs: list[RunInfo], key: str) -> RunInfo:
     run_id = st.selectbox("Model", list(by_id), format_func=lambda run: by_id[run].label, key=key,
                           help="Every saved run with a model, the highest test accuracy first.")
     return by_id[run_id]
+
+
+def plain(text: str) -> str:
+    """User-given text (a run's name) made safe to put inside Markdown: shown as typed, never as a link or image."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$])", r"\\\1", text)

@@ -36,7 +36,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 PRESET = "overfit-demo"
 TRAIN_SIZE = 600
 # Enough epochs that the job is still running when the test presses Stop, even on a fast machine.
-EPOCHS = 20
+EPOCHS = 100
 # Importing TensorFlow and preparing the data on a busy 2-core machine takes a while before the first point.
 FIRST_POINTS_SECONDS = 120
 STOP_SECONDS = 60
@@ -182,6 +182,17 @@ def test_refreshing_the_page_keeps_the_training_job(app_page, streamlit_server):
     expect(page.get_by_test_id("stProgress")).to_be_visible()
     expect(page.get_by_text(re.compile(r"Training .*Overfitting demo"))).to_be_visible()
     wait_for_more_points(page, {}, 30)
+
+    # Another browser (a new context has no identity cookie) watches the same training but cannot stop it.
+    other = page.context.browser.new_context(viewport=page.viewport_size).new_page()
+    try:
+        open_app(other, streamlit_server)
+        expect(other.get_by_test_id("stProgress")).to_be_visible(timeout=30_000)
+        wait_for_more_points(other, {}, 30)
+        expect(stop_button(other)).to_be_disabled()
+        expect(train_button(other)).to_be_enabled()
+    finally:
+        other.context.close()
 
     stop_and_wait(page)
 

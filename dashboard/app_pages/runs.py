@@ -8,7 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, state
+from dashboard.widgets import plain
 from mnist_models import config as cfg
+from mnist_models.progress import QUEUED
 from mnist_models.runs import ACTIVE_STATUSES, RunInfo, RunNotFoundError
 
 
@@ -41,7 +43,7 @@ def runs_table_ui(runs: list[RunInfo]) -> RunInfo | None:
 def details_ui(info: RunInfo) -> None:
     """Curves, settings and actions for one run."""
     store = state.run_store()
-    st.subheader(info.name)
+    st.subheader(plain(info.name))
     try:
         history = store.load_history(info.run_id)
         model, train = store.load_configs(info.run_id)
@@ -68,8 +70,10 @@ def details_ui(info: RunInfo) -> None:
         if st.button("Save name", key=f"rename_{info.run_id}", disabled=new_name.strip() in ("", info.name)):
             store.rename(info.run_id, new_name)
             st.rerun()
-    with actions[2], st.popover("Delete", disabled=info.status in ACTIVE_STATUSES):
-        st.write(f"Delete **{info.name}** and its model for good?")
+    with actions[2], st.popover("Delete", disabled=info.status in (*ACTIVE_STATUSES, QUEUED),
+                                help="Stop (or cancel) a training on Train before deleting it."
+                                if info.status in (*ACTIVE_STATUSES, QUEUED) else None):
+        st.write(f"Delete **{plain(info.name)}** and its model for good?")
         if st.button("Yes, delete", type="primary", key=f"delete_{info.run_id}"):
             store.delete(info.run_id)
             st.rerun()

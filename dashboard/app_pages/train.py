@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard import charts, state
 from dashboard.identity import identity, is_teacher
+from dashboard.widgets import plain
 from mnist_models import config as cfg
 from mnist_models.architecture import count_params, summary_rows
 from mnist_models.config import ConvLayer, ModelConfig, TrainConfig
@@ -318,7 +319,11 @@ def live_ui(run_id: str) -> None:
 
     @st.fragment(run_every=1.0 if not first.done else None)
     def live_view() -> None:
-        progress = state.progress(run_id)
+        try:
+            progress = state.progress(run_id)
+        except RunNotFoundError:
+            st.info("This training was cancelled before it started, or its run was deleted.")
+            st.rerun()  # the page then shows what is left to watch
         if progress.waiting:
             waiting_ui(run_id)
         else:
@@ -357,7 +362,7 @@ def buttons_ui(problems: list[str], run_id: str | None, settings: tuple) -> None
     if problems:
         buttons[2].caption("Fix the settings marked in red on the left to train.")
     elif mine:
-        buttons[2].caption("Your training is on this server: other pages keep working meanwhile, and it goes on "
+        buttons[2].caption(f"Training {plain(mine[0].name)}: other pages keep working meanwhile, and it goes on "
                            "if you close the browser.")
     if "train_error" in st.session_state:
         st.warning(st.session_state.pop("train_error"))
