@@ -127,8 +127,11 @@ class RunReporter:
     # Reports from the training loop ----------------------------------------------------------------------
 
     def set_device(self, device: str) -> None:
+        """The worker is ready (TensorFlow imported, data loaded) and trains on `device`: the run's clock starts
+        here, so a worker made ready ahead of time and a cold one report the same training time."""
         with self._lock:
             self._state.device = device
+            self._state.started = time.time()
         self.publish()
 
     def begin(self, batches_per_epoch: int, learning_rate: float | None) -> None:

@@ -34,7 +34,8 @@ def set_thread_count(threads: int) -> bool:
 
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
+        # A Sequential model's ops run one after the other: one inter-op thread is enough and fights nobody.
+        tf.config.threading.set_inter_op_parallelism_threads(1)
     except RuntimeError:
         return False
     return True
@@ -104,8 +105,8 @@ def train_run(store: RunStore, run_id: str, *, data: Mnist | None = None, report
         model_config, train_config = store.load_configs(run_id)
         model_config.validate()
         train_config.validate()
-        reporter.set_device(device_report())
         data = data if data is not None else load_mnist()
+        reporter.set_device(device_report())
         split = make_split(data, train_config.train_size, train_config.validation_size)
         # One seed fixes the weights, the batch order and dropout's masks: on the CPU, a rerun with the
         # same seed reproduces the same curves.

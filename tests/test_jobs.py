@@ -79,9 +79,14 @@ def test_default_limits_follow_cores_and_gpus():
     assert jobs.default_max_jobs(cores=1, gpus=0) == 1
     assert jobs.default_max_jobs(cores=16, gpus=0) == 8
     assert jobs.default_max_jobs(cores=16, gpus=2) == 2
-    assert jobs.threads_per_job(1, cores=2) == 2
+    # Small machines keep a core for the web server; large ones share every core out.
+    assert jobs.threads_per_job(1, cores=1) == 1
+    assert jobs.threads_per_job(1, cores=2) == 1
     assert jobs.threads_per_job(2, cores=2) == 1
+    assert jobs.threads_per_job(1, cores=4) == 3
     assert jobs.threads_per_job(8, cores=2) == 1
+    assert jobs.threads_per_job(8, cores=16) == 2
+    assert jobs.threads_per_job(1, cores=16) == 16
 
 
 def test_max_jobs_setting_reads_the_environment(monkeypatch):
@@ -159,7 +164,7 @@ def test_bad_configs_are_refused_before_queueing(store, make_queue):
 
 def test_two_learners_training_at_once_both_complete(store, make_queue):
     queue = make_queue(max_running=2)
-    assert queue.threads == max(1, (os.cpu_count() or 1) // 2), "each worker gets its share of the cores"
+    assert queue.threads == jobs.threads_per_job(2), "each worker gets its share of the cores"
     runs = [queue.submit(*softmax(epochs=2), owner=owner, name=owner) for owner in ("ann", "bob")]
     wait_for(lambda: len([job for job in queue.jobs() if job.position is None]) == 2 or queue.jobs() == [],
              what="both jobs to start")

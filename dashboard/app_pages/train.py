@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard import charts, state
 from dashboard.identity import identity, is_teacher
+from dashboard.live_chart import live_chart
 from dashboard.widgets import plain
 from mnist_models import config as cfg
 from mnist_models.architecture import count_params, summary_rows
@@ -19,6 +20,7 @@ from mnist_models.progress import Progress
 from mnist_models.runs import RunNotFoundError
 
 NET_TYPES = ("Dense", "Convolutional")
+CHART_HEIGHT = 380  # the height of the live Accuracy and Loss charts
 DEFAULT_CONV = ConvLayer(8, 5, 2)
 
 
@@ -250,10 +252,12 @@ def _duration(seconds: float | None) -> str:
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
-def _figures(run_id: str, version: tuple, codelab_accuracy: float | None):
-    """The Accuracy and Loss figures of one published state of a run, built once for all its watchers."""
+def _figures(run_id: str, version: tuple, codelab_accuracy: float | None) -> tuple[str, str]:
+    """The Accuracy and Loss figures of one published state of a run, built and serialised once for all its
+    watchers (a classroom's thirty tabs cost the server one figure per update, not thirty)."""
     curves = state.progress(run_id).curves()
-    return charts.accuracy_figure(curves, codelab_accuracy), charts.loss_figure(curves)
+    return (charts.accuracy_figure(curves, codelab_accuracy, height=CHART_HEIGHT).to_json(),
+            charts.loss_figure(curves, height=CHART_HEIGHT).to_json())
 
 
 def waiting_ui(run_id: str) -> None:
@@ -261,8 +265,9 @@ def waiting_ui(run_id: str) -> None:
     position = queue.position(run_id)
     running = sum(1 for job in queue.jobs() if job.position is None)
     place = f"number **{position}** in the queue" if position else "about to start"
-    st.info(f"Waiting for a free slot: {place}. {running} training(s) running now, at most {queue.max_running} "
-            "at once on this server. It starts by itself; you can keep this page open or come back later.",
+    trainings = "1 training" if running == 1 else f"{running} trainings"
+    st.info(f"Waiting for a free slot: {place}. {trainings} running now, at most {queue.max_running} at once on "
+            "this server. It starts by itself; you can keep this page open or come back later.",
             icon=":material/hourglass_top:")
 
 
@@ -287,8 +292,8 @@ def progress_ui(progress: Progress, codelab_accuracy: float | None) -> None:
     numbers[3].metric("Elapsed", _duration(progress.elapsed_seconds))
     st.caption(f"Training on {progress.device or 'the CPU or GPU (detecting…)'} · run `{progress.run_id}`")
     accuracy, loss = _figures(progress.run_id, state.run_version(progress.run_id), codelab_accuracy)
-    st.plotly_chart(accuracy, key="accuracy_chart")
-    st.plotly_chart(loss, key="loss_chart")
+    live_chart(accuracy, key="accuracy_chart", height=CHART_HEIGHT)
+    live_chart(loss, key="loss_chart", height=CHART_HEIGHT)
     if progress.status == "failed":
         st.error(f"Training failed: {progress.error}")
     elif progress.status == "interrupted":
