@@ -13,9 +13,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import streamlit as st  # noqa: E402
 
 from dashboard.identity import remember_identity, teacher_ui  # noqa: E402
+from dashboard.widgets import keep_controls  # noqa: E402
 
 st.set_page_config(page_title="MNIST lab: neural networks without a PhD", page_icon="✍️", layout="wide")
 remember_identity()  # every page: this browser's jobs are its own, across refreshes
+keep_controls()  # the Train page's settings survive visits to the other pages
 teacher_ui()
 navigation = st.navigation([
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", default=True),

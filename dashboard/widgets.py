@@ -8,6 +8,21 @@ import streamlit as st
 
 from mnist_models.runs import RunInfo
 
+CONTROL_KEYS = ("preset", "net_type", "conv_count", "padding", "hidden_count", "activation", "dropout", "batch_norm",
+                "optimizer", "learning_rate", "lr_schedule", "lr_decay", "lr_decay_steps", "min_learning_rate",
+                "batch_size", "epochs", "train_size", "validation_size", "seed", "run_name")
+LAYER_KEY_PREFIXES = ("units_", "conv_filters_", "conv_kernel_", "conv_stride_")
+
+
+def keep_controls() -> None:
+    """Keep the Train page's settings while the learner visits other pages (called by the entry script on
+    every run). Streamlit drops a widget's value from the session when a run does not draw that widget, so a
+    visit to Runs, or a click on Train's own link, reset every control; values the app assigns are kept, so
+    each control's value is assigned back to itself before any page draws."""
+    for key in list(st.session_state.keys()):
+        if isinstance(key, str) and (key in CONTROL_KEYS or key.startswith(LAYER_KEY_PREFIXES)):
+            st.session_state[key] = st.session_state[key]
+
 
 def model_ui(runs: list[RunInfo], key: str) -> RunInfo:
     """The Model box: saved runs with a model, the highest test accuracy first (so the default is the best)."""

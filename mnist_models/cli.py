@@ -137,8 +137,11 @@ def _train(args: argparse.Namespace) -> int:
         handle = executor.start(store, run_id, executor.cpus)
         finished = lambda: handle.poll() is not None  # noqa: E731
     else:
-        from mnist_models.training import TrainingJob
+        from mnist_models.jobs import threads_per_job
+        from mnist_models.training import TrainingJob, set_thread_count
 
+        # The threads a dashboard worker gets when it trains alone, so that both report comparable times.
+        set_thread_count(threads_per_job(1))
         job = TrainingJob(model_config, train_config, store=store, preset=preset_name, name=name).start()
         run_id, handle = job.run_id, None
         finished = lambda: job.done  # noqa: E731

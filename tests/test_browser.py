@@ -169,6 +169,26 @@ def test_train_watch_the_charts_grow_stop_and_find_the_run(app_page, streamlit_s
     assert rows[0][-1] in run_ids
 
 
+def test_settings_survive_a_visit_to_another_page_and_a_click_on_train_itself(app_page, streamlit_server):
+    page = app_page
+    open_app(page, streamlit_server)
+    choose_preset(page, "conv")
+    set_number(page, "Epochs", 7)
+    set_number(page, "Batch size", 64)
+    nav = page.get_by_test_id("stSidebarNav")
+    for route in (("Train",), ("Runs", "Train"), ("Draw", "Train")):
+        for link in route:
+            nav.get_by_role("link", name=link, exact=True).click()
+            if link != "Train":
+                expect(page.get_by_role("heading", name=re.compile("Saved runs|Draw a digit"))).to_be_visible()
+        expect(page.get_by_role("heading", name="Train a network")).to_be_visible()
+        expect(page.get_by_role("combobox", name="Preset")).to_have_value(re.compile(r"\(conv\)"))
+        expect(page.get_by_label("Epochs", exact=True)).to_have_value("7")
+        expect(page.get_by_label("Batch size", exact=True)).to_have_value("64")
+        expect(page.get_by_label("Layer 1 filters", exact=True)).to_have_value(str(PRESETS["conv"].configs()[0]
+                                                                                .conv_layers[0].filters))
+
+
 def test_refreshing_the_page_keeps_the_training_job(app_page, streamlit_server):
     page = app_page
     start_small_training(page, streamlit_server)
