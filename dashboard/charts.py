@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -116,6 +117,54 @@ def comparison_figure(runs: Mapping[str, Curves], metric: str, height: int = 380
         figure.update_yaxes(tickformat=".1%")
     title = "Test accuracy" if metric == "accuracy" else "Test loss"
     return _layout(figure, title, f"test {metric}", height)
+
+
+def _step(point: Mapping[str, float]) -> int:
+    return int(point.get("step") or 0)
+
+
+def overfitting_gap(curves: Curves, metric: str) -> tuple[list[float], list[float]]:
+    """At each test point, how much better the network does on its training images than on the test images.
+
+    Accuracy: train minus test accuracy, in percentage points; loss: test minus train loss. Either way a positive
+    gap means "better on the images it trained on". The train value is the last train point at or before the test
+    point's step; test points before the first train point are left out. Returns (epochs, gaps).
+    """
+    if metric not in ("accuracy", "loss"):
+        raise ValueError(f"metric must be 'accuracy' or 'loss', not {metric!r}")
+    train = sorted(_finite(curves.get("train", ()), metric), key=_step)
+    steps = [_step(point) for point in train]
+    epochs, gaps = [], []
+    for test in _finite(curves.get("test", ()), metric):
+        index = bisect.bisect_right(steps, _step(test)) - 1
+        if index < 0:
+            continue
+        if metric == "accuracy":
+            gap = (train[index]["accuracy"] - test["accuracy"]) * 100
+        else:
+            gap = test["loss"] - train[index]["loss"]
+        epochs.append(test["epoch"])
+        gaps.append(gap)
+    return epochs, gaps
+
+
+def gap_figure(runs: Mapping[str, Curves], metric: str, height: int = 380) -> go.Figure:
+    """The overfitting gap of several runs against epochs (metric "accuracy" or "loss"), one colour per run.
+
+    The colours follow the runs' order, as in `comparison_figure`, so a run keeps its colour on every chart.
+    """
+    if metric not in ("accuracy", "loss"):
+        raise ValueError(f"metric must be 'accuracy' or 'loss', not {metric!r}")
+    figure = go.Figure()
+    hover = "%{y:.2f} points" if metric == "accuracy" else "%{y:.4f}"
+    for index, (label, curves) in enumerate(runs.items()):
+        x, y = overfitting_gap(curves, metric)
+        figure.add_trace(go.Scatter(x=x, y=y, name=label, mode="lines+markers", hovertemplate=hover,
+                                    line={"width": 3, "color": COMPARE_COLOURS[index % len(COMPARE_COLOURS)]}))
+    # Zero is "as good on unseen images as on the training images": the line the gap grows away from.
+    figure.add_hline(y=0, line={"color": "#555", "dash": "dash", "width": 1})
+    y_title = "train − test accuracy (points)" if metric == "accuracy" else "test − train loss"
+    return _layout(figure, f"Overfitting gap: {metric}", y_title, height)
 
 
 def probability_figure(probabilities: Sequence[float], height: int = 300) -> go.Figure:

@@ -54,6 +54,16 @@ def progress(run_id: str) -> Progress:
     return _progress(run_id, run_version(run_id))
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _inside(run_id: str, version: tuple[int, int, int]) -> tuple[dict, list]:
+    return run_store().load_insight(run_id), run_store().load_learning_rates(run_id)
+
+
+def inside(run_id: str) -> tuple[dict, list]:
+    """The run's weight percentiles and digit wall, and its learning rates, read once per change."""
+    return _inside(run_id, run_version(run_id))
+
+
 @st.cache_resource(show_spinner="Loading the network…", max_entries=4)
 def predictor(run_id: str, modified: float):
     """A loaded model for a run; `modified` (the model file's mtime) reloads it after the run saved a newer one."""

@@ -10,6 +10,7 @@ import numpy as np
 
 from mnist_models.config import VALIDATION_SAMPLE
 from mnist_models.data import Split
+from mnist_models.insight_recorder import InsightRecorder
 from mnist_models.models import current_learning_rate
 from mnist_models.progress import CurvePoint, TrainingDiverged, scores
 from mnist_models.reporter import RunReporter
@@ -32,10 +33,12 @@ class ProgressCallback(keras.callbacks.Callback):
     """Turns Keras's per-batch logs into curve points for the reporter, scores the validation sample a few times
     per epoch and the test set after each epoch, checkpoints the model, and stops the fit when asked."""
 
-    def __init__(self, reporter: RunReporter, split: Split):
+    def __init__(self, reporter: RunReporter, split: Split, insight: InsightRecorder | None = None):
         super().__init__()
         self.reporter = reporter
         self.split = split
+        self.insight = insight
+        self.test_probabilities: np.ndarray | None = None  # of the last test point (the digit wall reads them)
         self.x_val_sample = split.x_val[:VALIDATION_SAMPLE]
         self.y_val_sample = split.y_val[:VALIDATION_SAMPLE]
         self.steps = 1
@@ -57,6 +60,8 @@ class ProgressCallback(keras.callbacks.Callback):
         self.checkpoints = {max(1, round(i * self.steps / VALIDATION_CHECKS_PER_EPOCH))
                             for i in range(1, VALIDATION_CHECKS_PER_EPOCH + 1)}
         self.last_point_at = time.monotonic()
+        if self.insight is not None:
+            self.insight.record(self.model, epoch=0.0, step=0)  # the weights as initialised
         self.reporter.begin(self.steps, current_learning_rate(self.model))
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -96,6 +101,7 @@ class ProgressCallback(keras.callbacks.Callback):
         if now - self.last_checkpoint_at >= CHECKPOINT_SECONDS:
             self.reporter.save_model(self.model)
             self.last_checkpoint_at = now
+        self._record_insight()
         self.reporter.epoch_done(epoch + 1)
 
     # After fit -------------------------------------------------------------------------------------------
@@ -104,10 +110,26 @@ class ProgressCallback(keras.callbacks.Callback):
         """Called once fit returns: score what the last epoch did not, save the model and the final status."""
         if self.tested_at_step != self.reporter.step:
             self._add_test_point()
+            self._record_insight()
+        if self.insight is not None:
+            self.insight.close()
         self.reporter.save_model(self.model)
         self.reporter.finish(current_learning_rate(self.model))
 
     # Measurements ----------------------------------------------------------------------------------------
+
+    def _record_insight(self) -> None:
+        if self.insight is None:
+            return
+        progress = self.reporter.snapshot()
+        scalars = {"learning_rate": progress.learning_rate}
+        for curve in ("train", "validation", "test"):
+            points = getattr(progress, curve)
+            if points:
+                scalars[f"loss/{curve}"] = points[-1].loss
+                scalars[f"accuracy/{curve}"] = points[-1].accuracy
+        self.insight.record(self.model, epoch=self._fractional_epoch(), step=progress.step,
+                            test_probabilities=self.test_probabilities, scalars=scalars)
 
     def _fractional_epoch(self) -> float:
         return self.epoch + self.count / self.steps
@@ -144,7 +166,8 @@ class ProgressCallback(keras.callbacks.Callback):
         self.reporter.add_point("validation", CurvePoint(self._fractional_epoch(), self.reporter.step, loss, accuracy))
 
     def _add_test_point(self) -> None:
-        loss, accuracy = scores(predict_probabilities(self.model, self.split.x_test), self.split.y_test)
+        self.test_probabilities = predict_probabilities(self.model, self.split.x_test)
+        loss, accuracy = scores(self.test_probabilities, self.split.y_test)
         step = self.reporter.step
         self.reporter.add_point("test", CurvePoint(self._fractional_epoch(), step, loss, accuracy))
         self.tested_at_step = step

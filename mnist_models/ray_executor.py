@@ -19,7 +19,8 @@ from urllib.parse import urlparse
 from mnist_models.runs import RunNotFoundError, RunStore, write_atomic
 
 PACKAGE = Path(__file__).resolve().parent
-SYNCED_FILES = ("meta.json", "history.json", "model.keras")
+SYNCED_FILES = ("meta.json", "history.json", "model.keras", "insight.json")
+TENSORBOARD_DIR = "tensorboard"  # its event files travel too (as "tensorboard/<file name>")
 RELAY_SECONDS = 0.5
 CONNECT_TIMEOUT_SECONDS = 3.0
 RUNTIME_ENV = {"py_modules": [str(PACKAGE)], "excludes": ["__pycache__", "*.pyc"],
@@ -108,8 +109,14 @@ class _Mailbox:
         return self.stop
 
 
+def _synced_names(folder: Path) -> list[str]:
+    events = folder / TENSORBOARD_DIR
+    extra = sorted(f"{TENSORBOARD_DIR}/{path.name}" for path in events.iterdir()) if events.is_dir() else []
+    return [*SYNCED_FILES, *extra]
+
+
 def _send_changes(folder: Path, seen: dict[str, int], send) -> None:
-    for name in SYNCED_FILES:
+    for name in _synced_names(folder):
         path = folder / name
         with contextlib.suppress(FileNotFoundError):
             mtime = path.stat().st_mtime_ns
@@ -148,7 +155,7 @@ def _remote_train(files: dict[str, bytes], run_id: str, threads: int, mailbox) -
         train_run(RunStore(root), run_id)
         done.set()
         thread.join()
-        return {name: (folder / name).read_bytes() for name in SYNCED_FILES if (folder / name).exists()}
+        return {name: (folder / name).read_bytes() for name in _synced_names(folder) if (folder / name).is_file()}
 
 
 class RayWorker:
@@ -204,9 +211,13 @@ class RayWorker:
         import json
 
         folder = self._store.folder(self._run_id)
-        for name in ("model.keras", "history.json"):
-            if name in files:
-                write_atomic(folder / name, files[name], durable=False)
+        for name, data in files.items():
+            if name in ("model.keras", "history.json", "insight.json"):
+                write_atomic(folder / name, data, durable=False)
+            elif name.startswith(f"{TENSORBOARD_DIR}/") and "/" not in name[len(TENSORBOARD_DIR) + 1:] \
+                    and not name.endswith((".", "/")):
+                (folder / TENSORBOARD_DIR).mkdir(exist_ok=True)
+                write_atomic(folder / name, data, durable=False)
         if "meta.json" in files:
             meta = json.loads(files["meta.json"])
             # The server's own fields (the name a learner may have changed meanwhile, the owner) stay as they are.

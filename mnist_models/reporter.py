@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
 from dataclasses import dataclass, field
 
+from mnist_models.insight import PERCENTILES
 from mnist_models.progress import (
     COMPLETED,
     CURVES,
@@ -18,7 +20,7 @@ from mnist_models.progress import (
     CurvePoint,
     Progress,
 )
-from mnist_models.runs import HOST, RunStore
+from mnist_models.runs import HOST, INSIGHT_FILE, RunStore, write_atomic
 
 # The run folder is the one source of truth for live progress: the worker rewrites its curves and counters
 # this often (and at once on every change of status), so every reader (a page, the CLI, another machine's
@@ -48,6 +50,9 @@ class _State:
     test_loss: float | None = None
     error: str | None = None
     finished: float | None = None
+    learning_rates: list[dict[str, float]] = field(default_factory=list)  # the rate applied at each train point
+    insight: dict = field(default_factory=lambda: {"percentiles": list(PERCENTILES), "weights": [], "digits": {}})
+    insight_changed: bool = False
 
     def eta(self, epochs: int, now: float) -> float | None:
         total = epochs * self.batches_per_epoch
@@ -161,6 +166,28 @@ class RunReporter:
                 state.test_loss, state.test_accuracy = point.loss, point.accuracy
             if learning_rate is not None:
                 state.learning_rate = learning_rate
+                state.learning_rates.append({"epoch": point.epoch, "step": point.step, "rate": learning_rate})
+
+    def set_wall(self, indices: list[int], labels: list[int]) -> None:
+        """The fixed test digits whose answers `set_digits` reports (indices into the test set, and their labels)."""
+        with self._lock:
+            self._state.insight["digits"] = {"indices": indices, "labels": labels, "predicted": [], "epoch": None}
+            self._state.insight_changed = True
+
+    def set_digits(self, epoch: float, predicted: list[int]) -> None:
+        with self._lock:
+            self._state.insight["digits"].update(predicted=predicted, epoch=epoch)
+            self._state.insight_changed = True
+
+    def add_weights(self, rows: list[dict]) -> None:
+        """Percentile rows of each layer's weights and biases at one epoch (see insight.percentile_rows)."""
+        with self._lock:
+            self._state.insight["weights"].extend(rows)
+            self._state.insight_changed = True
+
+    def insight(self) -> dict:
+        with self._lock:
+            return json.loads(json.dumps(self._state.insight))
 
     def epoch_done(self, epochs_completed: int) -> None:
         with self._lock:
@@ -203,6 +230,9 @@ class RunReporter:
             state = self._state
             now = state.finished or time.time()
             history = {name: [point.as_dict() for point in getattr(state, name)] for name in CURVES}
+            history["learning_rate"] = list(state.learning_rates)
+            insight = json.dumps(state.insight) if state.insight_changed or final else None
+            state.insight_changed = False
             meta = {
                 "status": state.status,
                 "epochs_completed": state.epoch,
@@ -221,5 +251,8 @@ class RunReporter:
                 "pid": os.getpid(),
                 "host": HOST,
             }
+        if insight is not None:
+            # Only when it changed (at epoch ends): the wall and the weight statistics are larger than the curves.
+            write_atomic(self.store.folder(self.run_id) / INSIGHT_FILE, insight.encode(), durable=final)
         self.store.update(self.run_id, history=history, durable=final, **meta)
 

@@ -31,6 +31,7 @@ RUNS_ENV = "MNIST_RUNS_DIR"
 # one silent for much longer has died. This is the only test for a worker on another machine (a Ray node).
 STALE_AFTER_SECONDS = 300.0
 STOP_FILE = "stop-requested"  # its presence asks the run's worker to stop after the current batch
+INSIGHT_FILE = "insight.json"  # weight percentiles and the digit wall, written by the worker at epoch ends
 MAX_NAME_LENGTH = 80
 _RUN_ID = re.compile(r"^\d{8}-\d{6}-[a-z0-9-]{1,40}-[0-9a-f]{6}$")
 HOST = socket.gethostname()
@@ -278,6 +279,26 @@ class RunStore:
             raise ValueError(f"The curves of run {run_id!r} are damaged (history.json is not a JSON object).")
         return {key: [point for point in data.get(key) or [] if isinstance(point, dict)]
                 for key in ("train", "validation", "test")}
+
+    def load_learning_rates(self, run_id: str) -> list[dict[str, float]]:
+        """The learning rate applied at each train point: [{"epoch", "step", "rate"}], empty for older runs."""
+        data = json.loads((self.folder(run_id) / "history.json").read_text())
+        points = data.get("learning_rate") if isinstance(data, dict) else None
+        return [point for point in points or []
+                if isinstance(point, dict) and isinstance(point.get("rate"), int | float)]
+
+    def load_insight(self, run_id: str) -> dict[str, Any]:
+        """The run's weight percentiles and digit wall ({} parts when the run has none, e.g. an older run)."""
+        empty: dict[str, Any] = {"percentiles": [], "weights": [], "digits": {}}
+        try:
+            data = json.loads((self.folder(run_id) / INSIGHT_FILE).read_text())
+        except (FileNotFoundError, ValueError):
+            return empty
+        if not isinstance(data, dict):
+            return empty
+        return {"percentiles": list(data.get("percentiles") or []),
+                "weights": [row for row in data.get("weights") or [] if isinstance(row, dict)],
+                "digits": data.get("digits") if isinstance(data.get("digits"), dict) else {}}
 
     def load_configs(self, run_id: str) -> tuple[ModelConfig, TrainConfig]:
         return configs.loads((self.folder(run_id) / "config.json").read_text())

@@ -100,6 +100,7 @@ def train_run(store: RunStore, run_id: str, *, data: Mnist | None = None, report
         import keras
 
         from mnist_models import models
+        from mnist_models.insight_recorder import TENSORBOARD_DIR, InsightRecorder
         from mnist_models.progress_callback import ProgressCallback
 
         model_config, train_config = store.load_configs(run_id)
@@ -112,7 +113,8 @@ def train_run(store: RunStore, run_id: str, *, data: Mnist | None = None, report
         # same seed reproduces the same curves.
         keras.utils.set_random_seed(train_config.seed)
         model = models.compile_model(models.build_model(model_config), train_config)
-        callback = ProgressCallback(reporter, split)
+        insight = InsightRecorder(reporter, split.y_test, store.folder(run_id) / TENSORBOARD_DIR)
+        callback = ProgressCallback(reporter, split, insight)
         model.fit(split.x_train, split.y_train, batch_size=train_config.batch_size, epochs=train_config.epochs,
                   shuffle=True, verbose=0, callbacks=[callback])
         callback.finish()

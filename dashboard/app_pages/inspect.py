@@ -9,6 +9,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard import charts, state
+from dashboard.inside import inside_ui
 from dashboard.widgets import model_ui
 from mnist_models import inspection
 from mnist_models.config import ModelConfig
@@ -190,6 +191,13 @@ def page() -> None:
         mistakes_ui(probabilities, labels, data.x_test)
     with readable_errors("the first layer's weights"):
         weights_ui(model, config)
+    with readable_errors("the weights during training"):
+        st.subheader("How the weights moved while it learned")
+        insight, rates = state.inside(run.run_id)
+        if insight["weights"]:
+            inside_ui(insight, rates, data.x_test, key="inspect_inside", live=False)
+        else:
+            st.caption("This run was trained before the dashboard recorded its weights during training.")
     with readable_errors("the layer outputs"):
         activations_ui(model, probabilities, labels, data.x_test)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import pandas as pd
 import streamlit as st
@@ -10,6 +11,7 @@ import streamlit as st
 from dashboard import charts, state
 from dashboard.widgets import plain
 from mnist_models import config as cfg
+from mnist_models import export
 from mnist_models.progress import QUEUED
 from mnist_models.runs import ACTIVE_STATUSES, RunInfo, RunNotFoundError
 
@@ -63,6 +65,7 @@ def details_ui(info: RunInfo) -> None:
         st.plotly_chart(charts.loss_figure(history), key=f"loss_{info.run_id}")
     with st.expander("Settings"):
         st.json({"model": cfg.to_dict(model), "train": cfg.to_dict(train)})
+    downloads_ui(info, history)
     actions = st.columns([3, 1, 1], vertical_alignment="bottom")
     with actions[0]:
         new_name = st.text_input("Rename", value=info.name, max_chars=80, key=f"name_{info.run_id}")
@@ -77,6 +80,30 @@ def details_ui(info: RunInfo) -> None:
         if st.button("Yes, delete", type="primary", key=f"delete_{info.run_id}"):
             store.delete(info.run_id)
             st.rerun()
+
+
+def downloads_ui(info: RunInfo, history: dict[str, list[dict[str, float]]]) -> None:
+    """Buttons that take the trained model (for Keras) and the curves (for a spreadsheet or pandas) away."""
+    columns = st.columns(2)
+    with columns[0]:
+        try:
+            model_path = state.run_store().model_path(info.run_id)
+        except RunNotFoundError:
+            st.caption("No model to download yet: it is saved when the first epoch ends."
+                       if info.status in (*ACTIVE_STATUSES, QUEUED) else
+                       "No model to download: this run ended before its first epoch, so none was saved.")
+        else:
+            # A callable is only called when the learner clicks, so selecting a run never reads its model file.
+            st.download_button("Download model (.keras)", data=model_path.read_bytes, file_name=f"{info.run_id}.keras",
+                               mime="application/octet-stream", on_click="ignore", icon=":material/download:",
+                               key=f"download_model_{info.run_id}",
+                               help="Load it with `keras.saving.load_model(...)` to predict in your own code.")
+    with columns[1]:
+        st.download_button("Download curves (.csv)", data=functools.partial(export.history_csv, history),
+                           file_name=f"{info.run_id}-curves.csv", mime="text/csv", on_click="ignore",
+                           icon=":material/download:", key=f"download_curves_{info.run_id}",
+                           help="One row per curve point: curve (train, validation, test), epoch, step, loss, "
+                                "accuracy.")
 
 
 def compare_ui(runs: list[RunInfo]) -> None:
@@ -98,6 +125,16 @@ def compare_ui(runs: list[RunInfo]) -> None:
         st.plotly_chart(charts.comparison_figure(curves, "accuracy"), key="compare_accuracy")
     with columns[1]:
         st.plotly_chart(charts.comparison_figure(curves, "loss"), key="compare_loss")
+    columns = st.columns(2)
+    with columns[0]:
+        st.plotly_chart(charts.gap_figure(curves, "accuracy"), key="compare_gap_accuracy")
+    with columns[1]:
+        st.plotly_chart(charts.gap_figure(curves, "loss"), key="compare_gap_loss")
+    st.caption("**Overfitting gap**: at each test point, how much better the network does on the images it trains "
+               "on than on test images it has never seen. A gap that keeps growing means overfitting: the network "
+               "learns the training images by heart instead of what makes a digit. Dropout and more training "
+               "images keep it small (with dropout the train curve is measured with neurons dropped, so the gap "
+               "can even fall below zero).")
 
 
 def page() -> None:

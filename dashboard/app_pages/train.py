@@ -9,11 +9,13 @@ import streamlit as st
 
 from dashboard import charts, state
 from dashboard.identity import identity, is_teacher
+from dashboard.inside import inside_ui
 from dashboard.live_chart import live_chart
 from dashboard.widgets import plain
 from mnist_models import config as cfg
 from mnist_models.architecture import count_params, summary_rows
 from mnist_models.config import ConvLayer, ModelConfig, TrainConfig
+from mnist_models.data import load_mnist
 from mnist_models.jobs import Job, JobQueue, NotYourJobError, QueueFullError, owner_key
 from mnist_models.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
 from mnist_models.progress import Progress
@@ -333,6 +335,9 @@ def live_ui(run_id: str) -> None:
             waiting_ui(run_id)
         else:
             progress_ui(progress, codelab_accuracy)
+            if st.session_state.get("show_inside"):
+                insight, rates = state.inside(run_id)
+                inside_ui(insight, rates, load_mnist().x_test, key="train_inside", live=True)
         if (first.waiting and not progress.waiting) or (not first.done and progress.done):
             st.rerun()
 
@@ -397,6 +402,9 @@ def page() -> None:
             st.info("Pick a preset (or build your own network), then press **Train**. Accuracy and loss for the "
                     "training images and the unseen test images will grow here, live, on the same axes.")
         else:
+            st.toggle("Show inside the network", key="show_inside",
+                      help="Each layer's weights over the epochs, the learning rate as applied, and 100 test digits "
+                           "with the wrong answers in red, as the codelab's visualiser showed them.")
             live_ui(run_id)
 
 
