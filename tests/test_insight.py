@@ -124,7 +124,7 @@ def test_learning_rate_figure():
 def test_digit_wall_image_marks_wrong_answers_in_red():
     images = np.zeros((12, 28, 28), dtype=np.float32)
     images[:, 10:18, 12:16] = 1.0  # a white bar in each
-    labels = list(range(10)) + [0, 1]
+    labels = [*range(10), 0, 1]
     predicted = list(labels)
     predicted[3] = 8
     wall = digit_wall_image(images, labels, predicted, columns=10)
