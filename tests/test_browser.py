@@ -169,6 +169,40 @@ def test_train_watch_the_charts_grow_stop_and_find_the_run(app_page, streamlit_s
     assert rows[0][-1] in run_ids
 
 
+ZOOM_JS = """title => {
+    const plot = Array.from(document.querySelectorAll('.js-plotly-plot'))
+        .find(p => p.layout && p.layout.title && p.layout.title.text === title);
+    if (!plot) return null;
+    const area = plot.querySelector('.nsewdrag').getBoundingClientRect();
+    return {x: area.x, y: area.y, width: area.width, height: area.height,
+            range: plot.layout.xaxis.range, autorange: plot.layout.xaxis.autorange,
+            points: plot.data.reduce((total, trace) => total + (trace.x ? trace.x.length : 0), 0)};
+}"""
+
+
+def test_a_zoom_holds_while_the_live_chart_grows(app_page, streamlit_server):
+    page = app_page
+    start_small_training(page, streamlit_server)
+    wait_for_more_points(page, {}, FIRST_POINTS_SECONDS)
+    # Zoom into the Accuracy chart as a learner does: drag a box over the left half of the plot area.
+    area = page.evaluate(ZOOM_JS, "Accuracy")
+    page.mouse.move(area["x"] + area["width"] * 0.1, area["y"] + area["height"] * 0.2)
+    page.mouse.down()
+    page.mouse.move(area["x"] + area["width"] * 0.3, area["y"] + area["height"] * 0.6, steps=8)
+    page.mouse.move(area["x"] + area["width"] * 0.5, area["y"] + area["height"] * 0.8, steps=8)
+    page.mouse.up()
+    zoomed = page.evaluate(ZOOM_JS, "Accuracy")
+    assert zoomed["autorange"] is False and zoomed["range"], zoomed
+    # Two more updates of the live view: the chart gains points and keeps the learner's zoom.
+    seen = {"Accuracy": zoomed["points"], "Loss": chart_points(page)["Loss"]}
+    for _ in range(2):
+        seen = wait_for_more_points(page, seen, 60)
+    now = page.evaluate(ZOOM_JS, "Accuracy")
+    assert now["points"] > zoomed["points"]
+    assert now["range"] == zoomed["range"] and now["autorange"] is False
+    stop_and_wait(page)
+
+
 def test_settings_survive_a_visit_to_another_page_and_a_click_on_train_itself(app_page, streamlit_server):
     page = app_page
     open_app(page, streamlit_server)
