@@ -12,7 +12,9 @@ epoch; so the overhead is largest for small training subsets. The default is the
     python benchmarks/training_overhead.py                        # defaults: about 3 minutes on 2 cores
     python benchmarks/training_overhead.py --presets conv --epochs 3 --repeats 3
 
-The issue's target is a wall-time ratio of at most 1.05.
+The issue's target is a wall-time ratio of at most 1.05. A third side, the job without its look inside the
+network (weight statistics, the digit wall, TensorBoard's event files), measures what that look costs: at most
+3% is the target.
 """
 
 from __future__ import annotations
@@ -59,12 +61,12 @@ def time_plain_fit(model_config, train_config, split) -> tuple[float, float]:
     return time.perf_counter() - started, time.process_time() - cpu_started
 
 
-def time_job(model_config, train_config, data, store: RunStore) -> tuple[float, float]:
+def time_job(model_config, train_config, data, store: RunStore, insight: bool = True) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of a TrainingJob from start() until it has saved the finished run."""
     from mnist_models.training import TrainingJob
 
     started, cpu_started = time.perf_counter(), time.process_time()
-    job = TrainingJob(model_config, train_config, store=store, data=data).start()
+    job = TrainingJob(model_config, train_config, store=store, data=data, record_insight=insight).start()
     progress = job.wait()
     seconds = time.perf_counter() - started, time.process_time() - cpu_started
     if progress.status != "completed":
@@ -79,7 +81,7 @@ def main() -> int:
     data = load_mnist()
     print(f"device: {device_report()}; {args.train_size:,} training images, {args.epochs} epochs, "
           f"{args.repeats} pair(s) of runs per preset", flush=True)
-    totals = {"fit": 0.0, "job": 0.0, "fit_cpu": 0.0, "job_cpu": 0.0}
+    totals = {"fit": 0.0, "job": 0.0, "bare": 0.0, "fit_cpu": 0.0, "job_cpu": 0.0}
     with tempfile.TemporaryDirectory() as folder:
         store = RunStore(folder)
         # Warm up TensorFlow (thread pools, first graph builds) so that neither side pays for it.
@@ -96,20 +98,21 @@ def main() -> int:
             train_config.seed = args.seed
             train_config.validate()
             split = make_split(data, train_config.train_size, train_config.validation_size)
-            seconds: dict[str, list[tuple[float, float]]] = {"fit": [], "job": []}
+            seconds: dict[str, list[tuple[float, float]]] = {"fit": [], "job": [], "bare": []}
             for repeat in range(args.repeats):
-                order = ("fit", "job") if repeat % 2 == 0 else ("job", "fit")
+                order = ("fit", "job", "bare") if repeat % 2 == 0 else ("bare", "job", "fit")
                 for side in order:
                     if side == "fit":
                         wall, cpu = time_plain_fit(model_config, train_config, split)
                     else:
-                        wall, cpu = time_job(model_config, train_config, data, store)
+                        wall, cpu = time_job(model_config, train_config, data, store, insight=side == "job")
                     seconds[side].append((wall, cpu))
-                    print(f"  {name:<22} {side:<3} run {repeat + 1}: {wall:7.2f} s wall, {cpu:7.2f} s CPU", flush=True)
+                    print(f"  {name:<22} {side:<4} run {repeat + 1}: {wall:7.2f} s wall, {cpu:7.2f} s CPU", flush=True)
             fit, job = (sum(wall for wall, _ in seconds[side]) for side in ("fit", "job"))
             fit_cpu, job_cpu = (sum(cpu for _, cpu in seconds[side]) for side in ("fit", "job"))
             totals["fit"] += fit
             totals["job"] += job
+            totals["bare"] += sum(wall for wall, _ in seconds["bare"])
             totals["fit_cpu"] += fit_cpu
             totals["job_cpu"] += job_cpu
             print(f"{name:<22} model.fit {statistics.median(w for w, _ in seconds['fit']):7.2f} s   "
@@ -119,6 +122,10 @@ def main() -> int:
     print(f"overall: model.fit {totals['fit']:.2f} s, TrainingJob {totals['job']:.2f} s, ratio {ratio:.3f} "
           f"(target <= 1.05: {'met' if ratio <= 1.05 else 'NOT met'}); "
           f"CPU time ratio {totals['job_cpu'] / totals['fit_cpu']:.3f}", flush=True)
+    inside = totals["job"] / totals["bare"]
+    print(f"the look inside (weights, digit wall, TensorBoard): job {totals['job']:.2f} s against "
+          f"{totals['bare']:.2f} s without it, ratio {inside:.3f} (target <= 1.03: "
+          f"{'met' if inside <= 1.03 else 'NOT met'})", flush=True)
     return 0
 
 

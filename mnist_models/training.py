@@ -83,7 +83,7 @@ def readable_error(error: BaseException) -> str:
 
 
 def train_run(store: RunStore, run_id: str, *, data: Mnist | None = None, reporter: RunReporter | None = None,
-              stop_event: threading.Event | None = None) -> Progress:
+              stop_event: threading.Event | None = None, record_insight: bool = True) -> Progress:
     """Train the run whose folder `store` holds, from its config.json, and return how it ended.
 
     Every outcome is written into the run folder: curves and counters as they come, the model after epochs
@@ -113,7 +113,9 @@ def train_run(store: RunStore, run_id: str, *, data: Mnist | None = None, report
         # same seed reproduces the same curves.
         keras.utils.set_random_seed(train_config.seed)
         model = models.compile_model(models.build_model(model_config), train_config)
-        insight = InsightRecorder(reporter, split.y_test, store.folder(run_id) / TENSORBOARD_DIR)
+        # Weight statistics, the digit wall and TensorBoard's event files (off only to measure what they cost).
+        insight = InsightRecorder(reporter, split.y_test, store.folder(run_id) / TENSORBOARD_DIR) \
+            if record_insight else None
         callback = ProgressCallback(reporter, split, insight)
         model.fit(split.x_train, split.y_train, batch_size=train_config.batch_size, epochs=train_config.epochs,
                   shuffle=True, verbose=0, callbacks=[callback])
@@ -132,7 +134,8 @@ class TrainingJob:
 
     def __init__(self, model_config: ModelConfig, train_config: TrainConfig, *, store: RunStore | None = None,
                  preset: str | None = None, name: str | None = None, data: Mnist | None = None,
-                 owner: str | None = None, executor: str = "local", stop_event: threading.Event | None = None):
+                 owner: str | None = None, executor: str = "local", stop_event: threading.Event | None = None,
+                 record_insight: bool = True):
         self.model_config = model_config.validate()
         self.train_config = train_config.validate()
         self.store = store if store is not None else RunStore()
@@ -142,6 +145,7 @@ class TrainingJob:
         self.executor = executor
         self._data = data
         self._stop_event = stop_event
+        self._record_insight = record_insight
         self._thread: threading.Thread | None = None
         self._reporter: RunReporter | None = None
         self.run_id = ""
@@ -156,7 +160,8 @@ class TrainingJob:
         self._reporter = RunReporter(self.store, self.run_id, epochs=self.train_config.epochs,
                                      stop_event=self._stop_event)
         self._thread = threading.Thread(target=train_run, args=(self.store, self.run_id),
-                                        kwargs={"data": self._data, "reporter": self._reporter},
+                                        kwargs={"data": self._data, "reporter": self._reporter,
+                                                "record_insight": self._record_insight},
                                         name=f"train-{self.run_id}", daemon=True)
         self._thread.start()
         return self
