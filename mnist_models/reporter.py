@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -198,10 +199,12 @@ class RunReporter:
         self.store.save_model(self.run_id, model)
 
     def finish(self, learning_rate: float | None = None) -> Progress:
-        """The loop ended normally: completed, or stopped if a stop was asked for."""
+        """The loop ended normally: completed, or stopped if a stop cut it short. (A stop that came after the
+        last batch cut nothing: the run is complete.)"""
         with self._lock:
             state = self._state
-            state.status = STOPPED if self._stop_event.is_set() else COMPLETED
+            trained_all = state.batches_per_epoch > 0 and state.step >= self.epochs * state.batches_per_epoch
+            state.status = STOPPED if self._stop_event.is_set() and not trained_all else COMPLETED
             state.finished = time.time()
             if learning_rate is not None:
                 state.learning_rate = learning_rate
@@ -214,7 +217,13 @@ class RunReporter:
             state.status = FAILED
             state.error = reason
             state.finished = time.time()
-        self.publish(final=True)
+        try:
+            self.publish(final=True)
+        except OSError:
+            # A full or unwritable disk: the curves may not fit, but a few bytes of status often still do, and a
+            # run must not be left "running" with nobody training it.
+            with contextlib.suppress(OSError):
+                self.store.update(self.run_id, durable=True, status=FAILED, error=reason, finished=time.time())
         return self.snapshot()
 
     # Publishing ------------------------------------------------------------------------------------------

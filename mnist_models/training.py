@@ -79,6 +79,10 @@ def readable_error(error: BaseException) -> str:
         return text
     if name == "ResourceExhaustedError" or isinstance(error, MemoryError):
         return "Out of memory: use a smaller batch size, fewer neurons or filters, or a larger stride."
+    if isinstance(error, OSError):
+        reason = error.strerror or text
+        return (f"The run could not be saved ({reason}). Free some disk space (delete old runs on the Runs "
+                "page) or check that the runs folder is writable, then train again.")
     return f"Training failed ({name}): {text[:300]}"
 
 

@@ -277,3 +277,57 @@ def test_device_report_names_the_device():
         threads = int(report.removeprefix("CPU (").removesuffix(" threads)"))
         assert report == f"CPU ({threads} threads)"
         assert threads >= 1
+
+
+# Races and broken disks -------------------------------------------------------------------------------------
+
+
+def test_a_stop_after_the_last_batch_leaves_the_run_completed(tmp_path):
+    from mnist_models.reporter import RunReporter
+
+    store = RunStore(tmp_path)
+    for stop_at, expected in ((20, "completed"), (13, "stopped")):
+        run_id = store.create(ModelConfig(), TrainConfig(epochs=2))
+        reporter = RunReporter(store, run_id, epochs=2)
+        reporter.begin(batches_per_epoch=10, learning_rate=0.1)
+        for step in range(1, stop_at + 1):
+            reporter.batch_done((step - 1) % 10 + 1)
+        reporter.request_stop()  # pressed after the batch counted last
+        assert reporter.finish().status == expected
+        assert store.get(run_id).status == expected
+
+
+def test_a_full_disk_fails_the_run_with_advice_instead_of_leaving_it_running(mnist, monkeypatch):
+    import errno
+
+    def full(self, run_id, model):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(RunStore, "save_model", full)
+    model, train = _configs("softmax", train_size=1000, validation_size=100, epochs=1)
+    job = TrainingJob(model, train, data=mnist).start()
+    progress = _finished(job)
+    assert progress.status == "failed"
+    assert "No space left on device" in progress.error and "Free some disk space" in progress.error
+    info = RunStore().get(job.run_id)
+    assert (info.status, info.error) == ("failed", progress.error)
+
+
+def test_when_even_the_curves_cannot_be_written_the_status_still_is(mnist, monkeypatch):
+    import errno
+
+    from mnist_models import runs
+
+    real = runs.write_json_atomic
+
+    def no_room_for_curves(path, value, **options):
+        if path.name == "history.json":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, value, **options)
+
+    model, train = _configs("softmax", train_size=1000, validation_size=100, epochs=1)
+    job = TrainingJob(model, train, data=mnist).start()  # its folder is made; from now on the disk is full
+    monkeypatch.setattr(runs, "write_json_atomic", no_room_for_curves)
+    progress = _finished(job)
+    assert progress.status == "failed" and "No space left" in progress.error
+    assert RunStore().get(job.run_id).status == "failed"
