@@ -11,6 +11,7 @@ from pathlib import Path
 
 from mnist_models import config as configs
 from mnist_models.architecture import count_params
+from mnist_models.budget import budget_problems
 from mnist_models.config import ConfigError
 from mnist_models.presets import PRESETS, get_preset
 from mnist_models.runs import RunStore, default_root
@@ -111,6 +112,9 @@ def _configs(args: argparse.Namespace):
             setattr(train_config, key, value)
     model_config.validate()
     train_config.validate()
+    over_budget = budget_problems(model_config, train_config)
+    if over_budget:
+        raise ConfigError(over_budget)
     return model_config, train_config, preset
 
 

@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass
 
 from mnist_models.architecture import count_params
-from mnist_models.config import ModelConfig, TrainConfig
+from mnist_models.budget import budget_problems
+from mnist_models.config import ConfigError, ModelConfig, TrainConfig
 from mnist_models.executors import AdoptedWorker, Executor, LocalExecutor, WorkerHandle
 from mnist_models.progress import ACTIVE_STATUSES, FAILED, FINAL_STATUSES, INTERRUPTED, QUEUED, RUNNING, STARTING
 from mnist_models.runs import HOST, RunNotFoundError, RunStore, pid_alive
@@ -139,6 +140,9 @@ class JobQueue:
         """Queue a job and return its run id; it starts as soon as a slot is free. Bad configs raise ConfigError."""
         model.validate()
         train.validate()
+        over_budget = budget_problems(model, train)
+        if over_budget:
+            raise ConfigError(over_budget)
         key = owner_key(owner)
         with self._lock:
             if self._closed:

@@ -202,6 +202,19 @@ def test_impossible_network_shapes_are_messages_not_crashes(runs_folder):
     assert not at.exception
 
 
+def test_a_network_beyond_the_servers_budget_is_refused_with_advice(runs_folder):
+    at = choose_preset(open_app(), "conv")
+    set_numbers(at, conv_count=6)
+    for index in range(6):
+        set_numbers(at, **{f"conv_filters_{index}": 256, f"conv_kernel_{index}": 3, f"conv_stride_{index}": 1})
+    at.selectbox(key="padding").select("valid").run()
+    set_numbers(at, hidden_count=0)
+    [message] = errors(at)
+    assert "multiply-adds per image" in message and "fewer filters" in message
+    assert train_button(at).disabled
+    assert parameter_total(at) is not None, "the summary still shows how big the network is"
+
+
 @pytest.mark.slow
 def test_short_training_from_the_page_ends_as_a_saved_run(runs_folder):
     at = choose_preset(open_app(), "softmax")

@@ -14,6 +14,7 @@ from dashboard.live_chart import live_chart
 from dashboard.widgets import plain
 from mnist_models import config as cfg
 from mnist_models.architecture import count_params, summary_rows
+from mnist_models.budget import budget_problems
 from mnist_models.config import ConvLayer, ModelConfig, TrainConfig
 from mnist_models.data import load_mnist
 from mnist_models.jobs import Job, JobQueue, NotYourJobError, QueueFullError, owner_key
@@ -391,9 +392,17 @@ def page() -> None:
             train, name = training_ui()
             train_problems = train.problems()
             problems_ui(train_problems)
+        valid = not (model_problems + train_problems)
         problems = model_problems + train_problems
+        if valid:
+            # What this server can afford: the shape and the settings together (multiply-adds, memory, work).
+            try:
+                problems = budget_problems(model, train)
+            except ValueError as error:  # a mistyped MNIST_MAX_* setting on the server
+                problems = [str(error)]
+            problems_ui(problems)
         with st.expander("Model summary", expanded=True):
-            summary_ui(model, not problems)
+            summary_ui(model, valid)
     with results:
         queue = state.job_queue()
         run_id = watch_ui(queue, identity())
