@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+import logging
 
 import numpy as np
 import streamlit as st
@@ -11,12 +12,13 @@ from streamlit_drawable_canvas import st_canvas
 
 from dashboard import charts, state
 from dashboard.identity import identity
-from dashboard.widgets import model_ui
+from dashboard.widgets import model_ui, plain
 from mnist_models.drawing import naive_resize, to_mnist
 from mnist_models.jobs import QueueFullError
 from mnist_models.presets import get_preset
 from mnist_models.runs import RunInfo
 
+log = logging.getLogger(__name__)
 CANVAS_SIZE = 280  # ten canvas pixels per MNIST pixel
 STROKE_WIDTH = 18  # at 280 px this gives MNIST-like stroke thickness after the 20 px rescale
 QUICK_PRESET = "conv-bigger-dropout"
@@ -49,7 +51,7 @@ def quick_model_ui() -> None:
             if progress.waiting:
                 st.progress(0.0, text=f"Waiting for a free slot (number {queue.position(run_id) or 1} in the queue)…")
             else:
-                st.progress(progress.fraction, text=f"Training {mine[0].name}: epoch "
+                st.progress(progress.fraction, text=f"Training {plain(mine[0].name)}: epoch "
                                                     f"{min(progress.epoch + 1, progress.epochs)}/{progress.epochs}, "
                                                     f"batch {progress.batch}")
             if progress.done:
@@ -100,7 +102,13 @@ def canvas_ui() -> np.ndarray | None:
 def prediction_ui(run: RunInfo, image: np.ndarray | None) -> None:
     """What the network receives (28x28) and what it answers."""
     # Loading the model first (a few seconds on the first visit) means the first stroke answers at once.
-    predictor = state.predictor(run.run_id, run.path.joinpath("model.keras").stat().st_mtime)
+    try:
+        predictor = state.predictor(run.run_id, run.path.joinpath("model.keras").stat().st_mtime)
+    except Exception as error:  # deleted meanwhile, damaged, unreadable, or a disk error
+        log.warning("Draw could not load run %s: %r", run.run_id, error)
+        st.error(f"This run's network cannot be loaded ({type(error).__name__}): it may have been deleted or be "
+                 "damaged. Pick another model, or train this one again.", icon=":material/error:")
+        return
     columns = st.columns(2)
     if image is None:
         with columns[0]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 
 import numpy as np
@@ -17,6 +18,7 @@ from mnist_models.data import Mnist, load_mnist
 
 IMAGE_KEY = "inspect_image"
 MISTAKE_COLUMNS = 6
+log = logging.getLogger(__name__)
 MAX_DENSE_NEURONS = 24  # a hidden layer of 200 neurons would be 200 tiny images; the first few tell the story
 
 
@@ -26,8 +28,10 @@ def readable_errors(what: str) -> Iterator[None]:
     try:
         yield
     except Exception as error:
-        st.error(f"Could not show {what} for this run ({type(error).__name__}: {error}). An older or damaged run "
-                 "may not support it; try another run or train this network again.", icon=":material/error:")
+        # The details (which can name files on the server) go to the server's log, not to every visitor.
+        log.warning("Inspect could not show %s: %r", what, error)
+        st.error(f"Could not show {what} for this run ({type(error).__name__}). An older or damaged run may not "
+                 "support it; try another run or train this network again.", icon=":material/error:")
 
 
 @st.cache_data(show_spinner="Scoring the 10,000 test images…", max_entries=8)
@@ -177,7 +181,8 @@ def page() -> None:
         data: Mnist = load_mnist()
         probabilities = test_probabilities(run.run_id, modified)
     except Exception as error:
-        st.error(f"This run's network cannot be loaded ({type(error).__name__}: {error}). It may come from an older "
+        log.warning("Inspect could not load run %s: %r", run.run_id, error)
+        st.error(f"This run's network cannot be loaded ({type(error).__name__}). It may come from an older "
                  "version of the dashboard or be damaged; pick another run or train it again.",
                  icon=":material/error:")
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 
 import pandas as pd
 import streamlit as st
@@ -15,6 +16,7 @@ from mnist_models import export
 from mnist_models.progress import QUEUED
 from mnist_models.runs import ACTIVE_STATUSES, RunInfo, RunNotFoundError
 
+log = logging.getLogger(__name__)
 
 def runs_table_ui(runs: list[RunInfo]) -> RunInfo | None:
     """The table of runs, newest first; returns the run whose row is selected."""
@@ -50,10 +52,12 @@ def details_ui(info: RunInfo) -> None:
         history = store.load_history(info.run_id)
         model, train = store.load_configs(info.run_id)
     except (OSError, ValueError, RunNotFoundError) as error:
-        st.error(f"This run's files cannot be read ({error}).")
+        log.warning("Run %s cannot be read: %r", info.run_id, error)
+        st.error(f"This run's files cannot be read ({type(error).__name__}): they may be damaged or from another "
+                 "program. Other runs are not affected; delete this one if it stays broken.")
         return
     if info.error:
-        st.error(f"Training failed: {info.error}")
+        st.error(f"Training failed: {plain(info.error)}")
     if info.status == "interrupted":
         st.warning("This run's training process ended without finishing (the server stopped or crashed). "
                    "Its curves up to then are kept" + (", and its last saved model works on Draw." if info.has_model
@@ -119,7 +123,7 @@ def compare_ui(runs: list[RunInfo]) -> None:
         try:
             curves[label] = store.load_history(by_label[label].run_id)
         except (OSError, ValueError, RunNotFoundError):
-            st.warning(f"{label}: its curves cannot be read.")
+            st.warning(f"{plain(label)}: its curves cannot be read.")
     columns = st.columns(2)
     with columns[0]:
         st.plotly_chart(charts.comparison_figure(curves, "accuracy"), key="compare_accuracy")

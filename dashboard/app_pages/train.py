@@ -298,7 +298,7 @@ def progress_ui(progress: Progress, codelab_accuracy: float | None) -> None:
     live_chart(accuracy, key="accuracy_chart", height=CHART_HEIGHT)
     live_chart(loss, key="loss_chart", height=CHART_HEIGHT)
     if progress.status == "failed":
-        st.error(f"Training failed: {progress.error}")
+        st.error(f"Training failed: {plain(progress.error or 'no reason was given')}")
     elif progress.status == "interrupted":
         st.warning("This training's process ended without finishing (the server or the worker stopped). Its "
                    "curves up to then are kept.")

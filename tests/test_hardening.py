@@ -1,0 +1,102 @@
+"""Regression tests for hostile or broken input: user text never rendered as Markdown, no lost updates to a run,
+damaged runs that do not break pages, and damaged models that Draw reports instead of crashing."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard.widgets import plain
+from mnist_models.config import ModelConfig, TrainConfig
+from mnist_models.runs import RunNotFoundError, RunStore
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+HOSTILE = "![x](http://attacker.example/x.png) **bold** [link](http://attacker.example) <img src=x>"
+
+
+@pytest.fixture
+def app_store(runs_dir, monkeypatch):
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(runs_dir))
+    st.cache_resource.clear()
+    yield RunStore(runs_dir)
+    st.cache_resource.clear()
+
+
+def test_plain_escapes_every_markdown_character():
+    escaped = plain(HOSTILE)
+    for token in ("![", "](", "**", "[link]"):
+        assert token not in escaped
+    assert "\\<img" in escaped
+    assert escaped.replace("\\", "") == HOSTILE
+
+
+def test_a_hostile_run_name_is_shown_as_typed_on_runs(app_store):
+    run_id = app_store.create(ModelConfig(), TrainConfig(epochs=1), name=HOSTILE)
+    app_store.update(run_id, status="failed", error="**boom** ![y](http://attacker.example/y.png)")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("app_pages/runs.py")
+    at.session_state["runs_table"] = {"selection": {"rows": [0], "columns": []}}
+    at.run()
+    assert not at.exception, [item.value for item in at.exception]
+    [subheader] = at.subheader
+    assert subheader.value == plain(app_store.get(run_id).name)
+    assert subheader.value.startswith("\\!\\[x\\]\\(http")
+    assert any(error.value.startswith("Training failed: \\*\\*boom") for error in at.error)
+
+
+def test_concurrent_updates_are_never_lost(tmp_path):
+    store = RunStore(tmp_path)
+    run_id = store.create(ModelConfig(), TrainConfig(epochs=1))
+
+    def writer(name: str) -> None:
+        for index in range(40):
+            store.update(run_id, **{f"{name}_{index}": index})
+
+    threads = [threading.Thread(target=writer, args=(name,)) for name in ("worker", "rename", "third")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    meta = json.loads((store.folder(run_id) / "meta.json").read_text())
+    assert all(meta[f"{name}_{index}"] == index for name in ("worker", "rename", "third") for index in range(40))
+
+
+def test_run_ids_must_match_whole(tmp_path):
+    store = RunStore(tmp_path)
+    run_id = store.create(ModelConfig(), TrainConfig(epochs=1))
+    for bad in (run_id + "\n", run_id + "/..", "../" + run_id, run_id[:-1]):
+        with pytest.raises(RunNotFoundError):
+            store.folder(bad)
+
+
+def test_a_history_that_is_a_list_is_a_clear_error_not_a_crash(app_store):
+    run_id = app_store.create(ModelConfig(), TrainConfig(epochs=1), name="damaged")
+    app_store.update(run_id, status="completed")
+    (app_store.folder(run_id) / "history.json").write_text("[1, 2, 3]")
+    with pytest.raises(ValueError, match="damaged"):
+        app_store.load_history(run_id)
+    assert app_store.progress(run_id).train == ()
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("app_pages/runs.py")
+    at.session_state["runs_table"] = {"selection": {"rows": [0], "columns": []}}
+    at.run()
+    assert not at.exception, [item.value for item in at.exception]
+    assert any("cannot be read" in error.value for error in at.error)
+    assert not any(str(app_store.root) in error.value for error in at.error), "no server paths in messages"
+
+
+def test_draw_reports_a_damaged_model_instead_of_crashing(app_store):
+    run_id = app_store.create(ModelConfig(), TrainConfig(epochs=1), name="broken model")
+    app_store.update(run_id, status="completed", test_accuracy=0.9)
+    (app_store.folder(run_id) / "model.keras").write_bytes(b"this is not a Keras file")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page("app_pages/draw.py")
+    at.run()
+    assert not at.exception, [item.value for item in at.exception]
+    assert any("cannot be loaded" in error.value for error in at.error)
+    assert not any(str(app_store.root) in error.value for error in at.error)
