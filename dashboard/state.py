@@ -7,7 +7,7 @@ import time
 
 import streamlit as st
 
-from mnist_models.jobs import RAY_ENV, JobQueue, max_jobs_setting
+from mnist_models.jobs import RAY_ENV, JobQueue, max_jobs_setting, shared_queue
 from mnist_models.progress import Progress
 from mnist_models.runs import RunStore
 
@@ -29,8 +29,8 @@ def job_queue() -> JobQueue:
         # A bad or unreachable address raises a clear message here; the Train page shows it.
         executor = RayExecutor(address)
         limit = max_jobs_setting() if os.environ.get("MNIST_MAX_JOBS") else executor.max_running()
-        return JobQueue(run_store(), executor=executor, max_running=limit, threads=executor.cpus)
-    return JobQueue(run_store())
+        return shared_queue(run_store(), executor=executor, max_running=limit, threads=executor.cpus)
+    return shared_queue(run_store())
 
 
 def run_version(run_id: str) -> tuple[int, int, int]:

@@ -108,6 +108,32 @@ class Job:
         return key is not None and self.owner == key
 
 
+_live: set[JobQueue] = set()  # every queue not shut down yet (their scheduler threads keep them alive)
+_live_lock = threading.Lock()
+
+
+def shared_queue(store: RunStore, **options) -> JobQueue:
+    """This process's one queue for the store's folder, made on first use with `options`.
+
+    Two schedulers over one runs folder would start each waiting job twice; the dashboard's cache of shared
+    objects can be cleared (Streamlit's "Clear cache"), so it asks here rather than making a queue itself.
+    """
+    folder = store.root.resolve()
+    with _live_lock:
+        for queue in _live:
+            if queue.store.root.resolve() == folder:
+                return queue
+    return JobQueue(store, **options)
+
+
+def shutdown_all(**options) -> None:
+    """Shut down every queue of this process (tests, and scripts that made queues)."""
+    with _live_lock:
+        queues = list(_live)
+    for queue in queues:
+        queue.shutdown(**options)
+
+
 class JobQueue:
     """Submit, watch, stop and cancel training jobs; at most `max_running` run at once.
 
@@ -132,6 +158,8 @@ class JobQueue:
         self._adopt()
         self._thread = threading.Thread(target=self._loop, name="job-queue", daemon=True)
         self._thread.start()
+        with _live_lock:
+            _live.add(self)
 
     # Submitting and watching ------------------------------------------------------------------------------
 
@@ -250,6 +278,8 @@ class JobQueue:
     def shutdown(self, *, stop_running: bool = False, timeout: float = 30.0) -> None:
         """Stop scheduling. With `stop_running`, running jobs are stopped (saved as stopped) and, after
         `timeout` seconds, killed; otherwise they train on and save their runs by themselves."""
+        with _live_lock:
+            _live.discard(self)
         with self._lock:
             self._closed = True
             running = dict(self._running)

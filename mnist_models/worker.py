@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import sys
 import threading
 from pathlib import Path
 
 WORKER_LOG = "worker.log"
+IDLE_SECONDS = 600
 
 
 def get_ready():
@@ -51,6 +53,9 @@ def run_job(job: dict, data=None) -> int:
 
 def main() -> int:
     data = get_ready()
+    # A ready worker nobody hands a job to gives its memory back after a while (its queue starts another).
+    if not select.select([sys.stdin], [], [], IDLE_SECONDS)[0]:
+        return 0
     line = sys.stdin.readline()
     if not line.strip():
         return 0

@@ -8,8 +8,25 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from mnist_models.data import Mnist, load_mnist
+
+# Property-based tests (tests/test_properties.py). "ci", the default, is fixed and derandomized, so every run
+# tries the same examples, sized to take seconds; `pytest --hypothesis-profile=long` tries ten times as many,
+# freshly drawn. No deadline: TensorFlow's first traced call takes seconds. No example database either, so
+# nothing is written into the project; a failure prints the line that replays it. The autouse `runs_dir`
+# fixture is function-scoped but the properties never touch the runs folder, so sharing it between examples
+# is harmless.
+_PROFILE = {
+    "deadline": None,
+    "database": None,
+    "print_blob": True,
+    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+}
+settings.register_profile("ci", max_examples=100, derandomize=True, **_PROFILE)
+settings.register_profile("long", max_examples=1000, **_PROFILE)
+settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True)
@@ -17,7 +34,11 @@ def runs_dir(tmp_path, monkeypatch):
     """Point MNIST_RUNS_DIR at a fresh folder, so no test reads or writes the project's ./runs."""
     folder = tmp_path / "runs"
     monkeypatch.setenv("MNIST_RUNS_DIR", str(folder))
-    return folder
+    yield folder
+    # Queues a test made (an AppTest's page makes the dashboard's) stop their workers and their ready worker.
+    from mnist_models import jobs
+
+    jobs.shutdown_all(stop_running=True)
 
 
 @pytest.fixture(scope="session")
