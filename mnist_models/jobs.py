@@ -187,6 +187,8 @@ class JobQueue:
             info = self.store.get(run_id)
             self._waiting.append(run_id)
             self._info[run_id] = Job(run_id, info.name, QUEUED, key, len(self._waiting), info.created)
+            # With a free slot it starts now, so the page that submitted it already shows it training.
+            self._launch_locked()
             self._lock.notify_all()
         return run_id
 
