@@ -100,3 +100,31 @@ def test_draw_reports_a_damaged_model_instead_of_crashing(app_store):
     assert not at.exception, [item.value for item in at.exception]
     assert any("cannot be loaded" in error.value for error in at.error)
     assert not any(str(app_store.root) in error.value for error in at.error)
+
+
+def test_a_disk_error_on_train_is_a_message_not_an_exception(app_store, monkeypatch):
+    import errno
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    monkeypatch.setattr(RunStore, "create", full)
+    at.selectbox(key="preset").select("softmax").run()
+    [train] = [button for button in at.button if button.label == "Train"]
+    train.click().run()
+    assert not at.exception, [item.value for item in at.exception]
+    assert any("No space left on device" in warning.value for warning in at.warning)
+    assert [button.disabled for button in at.button if button.label == "Train"] == [False], "try again later"
+
+
+def test_inspect_shows_no_server_paths_for_a_damaged_model(app_store):
+    run_id = app_store.create(ModelConfig(), TrainConfig(epochs=1), name="broken model")
+    app_store.update(run_id, status="completed", test_accuracy=0.9)
+    (app_store.folder(run_id) / "model.keras").write_bytes(b"this is not a Keras file")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page("app_pages/inspect.py")
+    at.run()
+    assert not at.exception, [item.value for item in at.exception]
+    assert any("cannot be loaded" in error.value for error in at.error)
+    assert not any("/" in error.value for error in at.error), [error.value for error in at.error]
