@@ -311,9 +311,11 @@ class JobQueue:
                     self._launch_locked()
                 except Exception:  # the scheduler must outlive any single job's trouble
                     log.exception("Job queue scheduler error")
-                idle_slots = len(self._running) < self.max_running
+                # A ready worker for the next job: when a slot is free, and when jobs wait (it gets ready while
+                # the current job trains, so the next one does not start cold).
+                want_ready = len(self._running) < self.max_running or bool(self._waiting)
                 self._lock.wait(self.poll_seconds)
-            if idle_slots:
+            if want_ready:
                 # Outside the lock: starting a ready worker takes a moment, and nobody should wait on it.
                 with contextlib.suppress(Exception):
                     self.executor.prepare()

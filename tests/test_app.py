@@ -307,6 +307,16 @@ def test_each_learner_controls_only_their_own_job_and_a_teacher_any(runs_folder,
     assert watching.label == "Watching" and set(watching.options) == {
         "1 layer: softmax (modified) · training",
         "1 layer: softmax (modified) · waiting, number 1 in the queue · yours"}
+    # A third learner presses Train while the Watching box already lists two jobs: her page follows her job.
+    cat = choose_preset(session("c" * 32), "softmax")
+    set_numbers(cat, train_size=500, validation_size=100, epochs=1)
+    assert cat.selectbox(key="watch").label == "Watching"
+    train_button(cat).click().run()
+    assert not cat.exception, [item.value for item in cat.exception]
+    assert cat.selectbox(key="watch").value == cat.session_state["job_id"]
+    assert any("number **2** in the queue" in info.value for info in cat.info), [info.value for info in cat.info]
+    state.job_queue().cancel(cat.session_state["job_id"], "c" * 32)
+
     [cancel] = [button for button in bob.button if button.label == "Cancel"]
     cancel.click().run()
     assert not bob.exception

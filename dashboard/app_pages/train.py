@@ -212,7 +212,8 @@ def start_training(model: ModelConfig, train: TrainConfig, preset: Preset, name:
         st.session_state["train_error"] = str(error)
         return
     st.session_state["job_id"] = run_id
-    st.session_state["watch"] = run_id
+    # The Watching box may already be drawn in this run: it turns to the new job in the next one.
+    st.session_state["watch_next"] = run_id
     st.session_state.pop("train_error", None)
 
 
@@ -239,6 +240,8 @@ def watch_ui(queue: JobQueue, me: str) -> str | None:
     if not labels:
         return None
     options = list(labels)
+    if st.session_state.get("watch_next") in options:
+        st.session_state["watch"] = st.session_state.pop("watch_next")
     if st.session_state.get("watch") not in options:
         st.session_state["watch"] = own if own in options else options[0]
     if len(options) == 1:
