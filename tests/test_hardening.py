@@ -90,18 +90,6 @@ def test_a_history_that_is_a_list_is_a_clear_error_not_a_crash(app_store):
     assert not any(str(app_store.root) in error.value for error in at.error), "no server paths in messages"
 
 
-def test_draw_reports_a_damaged_model_instead_of_crashing(app_store):
-    run_id = app_store.create(ModelConfig(), TrainConfig(epochs=1), name="broken model")
-    app_store.update(run_id, status="completed", test_accuracy=0.9)
-    (app_store.folder(run_id) / "model.keras").write_bytes(b"this is not a Keras file")
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.switch_page("app_pages/draw.py")
-    at.run()
-    assert not at.exception, [item.value for item in at.exception]
-    assert any("cannot be loaded" in error.value for error in at.error)
-    assert not any(str(app_store.root) in error.value for error in at.error)
-
-
 def test_a_disk_error_on_train_is_a_message_not_an_exception(app_store, monkeypatch):
     import errno
 
@@ -118,12 +106,13 @@ def test_a_disk_error_on_train_is_a_message_not_an_exception(app_store, monkeypa
     assert [button.disabled for button in at.button if button.label == "Train"] == [False], "try again later"
 
 
-def test_inspect_shows_no_server_paths_for_a_damaged_model(app_store):
+@pytest.mark.parametrize("page", ["app_pages/draw.py", "app_pages/inspect.py"])
+def test_a_damaged_model_is_reported_without_server_paths(app_store, page):
     run_id = app_store.create(ModelConfig(), TrainConfig(epochs=1), name="broken model")
     app_store.update(run_id, status="completed", test_accuracy=0.9)
     (app_store.folder(run_id) / "model.keras").write_bytes(b"this is not a Keras file")
     at = AppTest.from_file(APP, default_timeout=120)
-    at.switch_page("app_pages/inspect.py")
+    at.switch_page(page)
     at.run()
     assert not at.exception, [item.value for item in at.exception]
     assert any("cannot be loaded" in error.value for error in at.error)
