@@ -36,6 +36,7 @@ MAX_STRIDE = 4
 MAX_PARAMS = 5_000_000
 MAX_EPOCHS = 200
 MAX_BATCH_SIZE = 10_000
+MAX_LR_DECAY = 1.0  # inverse-time decay per step; 1 already halves the rate after one step (the Train page's limit)
 TOTAL_TRAIN_IMAGES = 60_000
 MIN_VALIDATION = 100
 VALIDATION_SAMPLE = 1000  # validation images scored during an epoch (the first of the split; cheap enough to do often)
@@ -143,19 +144,19 @@ class TrainConfig:
         found = []
         if self.optimizer not in OPTIMIZERS:
             found.append(f"Unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}.")
-        if not _is_number(self.learning_rate) or not math.isfinite(self.learning_rate) or self.learning_rate <= 0:
+        if not _is_finite(self.learning_rate) or self.learning_rate <= 0:
             found.append(f"Learning rate must be a positive number, like 0.003 (got {self.learning_rate!r}).")
         elif self.learning_rate > 10:
             found.append(f"Learning rate {self.learning_rate} is far too large: use a value below 10.")
         if self.lr_schedule not in SCHEDULES:
             found.append(f"Unknown learning-rate schedule {self.lr_schedule!r}: choose one of {', '.join(SCHEDULES)}.")
-        if not _is_number(self.lr_decay) or not math.isfinite(self.lr_decay) or self.lr_decay < 0:
-            found.append(f"Decay must be zero or a positive number, like 0.001 (got {self.lr_decay!r}).")
+        if not _is_finite(self.lr_decay) or not 0 <= self.lr_decay <= MAX_LR_DECAY:
+            found.append(
+                f"Decay must be zero or a positive number up to {MAX_LR_DECAY:g}, like 0.001 (got {self.lr_decay!r})."
+            )
         if not _is_int(self.lr_decay_steps) or self.lr_decay_steps < 1:
             found.append(f"Decay steps must be a whole number of at least 1 (got {self.lr_decay_steps!r}).")
-        if not _is_number(self.min_learning_rate) or not math.isfinite(self.min_learning_rate) or (
-            self.min_learning_rate < 0
-        ):
+        if not _is_finite(self.min_learning_rate) or self.min_learning_rate < 0:
             found.append(f"The learning-rate floor must be zero or positive (got {self.min_learning_rate!r}).")
         if not _is_int(self.batch_size) or not 1 <= self.batch_size <= MAX_BATCH_SIZE:
             found.append(f"Batch size must be a whole number from 1 to {MAX_BATCH_SIZE:,} (got {self.batch_size!r}).")
@@ -205,9 +206,19 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _is_finite(value: Any) -> bool:
+    """A number a float can hold: not NaN or infinite, and no integer too large to convert (like 10**400)."""
+    try:
+        return _is_number(value) and math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _conv_problems(index: int, conv: ConvLayer) -> list[str]:
     found = []
     name = f"Convolutional layer {index}"
+    if not isinstance(conv, ConvLayer):
+        return [f"{name} needs filters, a kernel size, a stride and an activation (got {conv!r})."]
     if not _is_int(conv.filters) or not 1 <= conv.filters <= MAX_FILTERS:
         found.append(f"{name} needs between 1 and {MAX_FILTERS} filters (got {conv.filters!r}).")
     if not _is_int(conv.kernel_size) or not 1 <= conv.kernel_size <= 28:
@@ -216,6 +227,11 @@ def _conv_problems(index: int, conv: ConvLayer) -> list[str]:
         found.append(f"{name}: stride must be from 1 to {MAX_STRIDE} (got {conv.stride!r}).")
     if conv.activation not in ACTIVATIONS:
         found.append(f"{name}: unknown activation {conv.activation!r}; choose one of {', '.join(ACTIVATIONS)}.")
+    # Besides never looking at most pixels, a strided 1x1 convolution crashes TensorFlow 2.21's CPU (oneDNN)
+    # training with a segmentation fault whenever a batch is not a multiple of the thread count.
+    if not found and conv.kernel_size == 1 and conv.stride > 1:
+        found.append(f"{name}: a 1x1 kernel with stride {conv.stride} skips most pixels entirely; "
+                     "use stride 1 or a larger kernel.")
     return found
 
 
@@ -227,9 +243,10 @@ def to_dict(config: ModelConfig | TrainConfig) -> dict[str, Any]:
 def model_config_from_dict(data: dict[str, Any]) -> ModelConfig:
     """Rebuild a ModelConfig; keys missing from older files fall back to defaults, unknown keys are ignored."""
     values = _known_fields(ModelConfig, data)
-    if "conv_layers" in values:
+    # Anything but a list is left as it is, for problems() to report.
+    if isinstance(values.get("conv_layers"), list | tuple):
         values["conv_layers"] = [ConvLayer(**_known_fields(ConvLayer, layer)) for layer in values["conv_layers"]]
-    if "hidden_units" in values:
+    if isinstance(values.get("hidden_units"), list | tuple):
         values["hidden_units"] = list(values["hidden_units"])
     return ModelConfig(**values)
 
@@ -257,6 +274,9 @@ def loads(text: str) -> tuple[ModelConfig, TrainConfig]:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise ConfigError([f"The config is not valid JSON: {error}."]) from error
+    except (ValueError, RecursionError) as error:
+        # Python refuses to read integers of more than 4,300 digits, and nesting deeper than its stack.
+        raise ConfigError(["The config holds a number too long or lists nested too deeply to read."]) from error
     if not isinstance(data, dict):
         raise ConfigError(["The config must be a JSON object with 'model' and 'train' parts."])
     return model_config_from_dict(data.get("model", {})), train_config_from_dict(data.get("train", {}))
