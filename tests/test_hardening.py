@@ -117,3 +117,12 @@ def test_a_damaged_model_is_reported_without_server_paths(app_store, page):
     assert not at.exception, [item.value for item in at.exception]
     assert any("cannot be loaded" in error.value for error in at.error)
     assert not any("/" in error.value for error in at.error), [error.value for error in at.error]
+
+
+def test_server_settings_bound_messages_and_keep_the_live_view_cheap():
+    import tomllib
+
+    settings = tomllib.loads((Path(APP).parents[1] / ".streamlit" / "config.toml").read_text())
+    assert settings["server"]["maxMessageSize"] <= 50, "a runaway page must not send 200 MB to every browser"
+    assert settings["server"]["enableStaticServing"] is True, "the live charts load plotly.js from there"
+    assert settings["runner"]["postScriptGC"] is False, "a full gc.collect after every tick of every tab"
