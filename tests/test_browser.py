@@ -76,6 +76,9 @@ def choose_preset(page, name: str) -> None:
     page.get_by_role("option", name=f"{preset.title}  ({name})", exact=True).click()
     expect(page.get_by_role("combobox", name="Preset")).to_have_value(re.compile(re.escape(f"({name})")))
     expect(page.get_by_text(preset.description[:40])).to_be_visible()
+    # The run name comes after the other controls: once it shows the preset's title, the run that filled the
+    # controls has arrived. (Typing into another control before then starts a new run with the old values.)
+    expect(page.get_by_label("Run name", exact=True)).to_have_value(preset.title, timeout=30_000)
 
 
 def set_number(page, label: str, value: int) -> None:
