@@ -2,34 +2,32 @@
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, state
+from dashboard import state
 from dashboard.identity import identity, is_teacher
-from dashboard.inside import inside_ui
-from dashboard.live_chart import live_chart
+from dashboard.live_view import live_ui
 from dashboard.widgets import plain
 from mnist_models import config as cfg
 from mnist_models.architecture import count_params, summary_rows
 from mnist_models.budget import budget_problems
 from mnist_models.config import ConvLayer, ModelConfig, TrainConfig
-from mnist_models.data import load_mnist
 from mnist_models.jobs import Job, JobQueue, NotYourJobError, QueueFullError, owner_key
 from mnist_models.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
-from mnist_models.progress import Progress
 from mnist_models.runs import RunNotFoundError
 
 NET_TYPES = ("Dense", "Convolutional")
-CHART_HEIGHT = 380  # the height of the live Accuracy and Loss charts
 DEFAULT_CONV = ConvLayer(8, 5, 2)
 
 
 def fill_controls(preset: Preset) -> None:
     """Write every control's value from a preset (the Preset box's on_change, and the first visit)."""
-    model, train = preset.configs()
+    set_controls(*preset.configs(), run_name=preset.title)
+
+
+def set_controls(model: ModelConfig, train: TrainConfig, run_name: str) -> None:
+    """Write every control's value from a pair of configs (a preset, or a shared link)."""
     values = {
         "net_type": NET_TYPES[1] if model.conv_layers else NET_TYPES[0],
         "conv_count": max(1, len(model.conv_layers)),
@@ -49,7 +47,7 @@ def fill_controls(preset: Preset) -> None:
         "train_size": train.train_size,
         "validation_size": train.validation_size,
         "seed": train.seed,
-        "run_name": preset.title,
+        "run_name": run_name,
     }
     for index, units in enumerate(model.hidden_units):
         values[f"units_{index}"] = units
@@ -250,104 +248,6 @@ def watch_ui(queue: JobQueue, me: str) -> str | None:
                         help="Every training on this server, running or waiting: anybody may watch any of them.")
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "estimating…"
-    minutes, secs = divmod(round(seconds), 60)
-    return f"{minutes}:{secs:02d}"
-
-
-@st.cache_resource(show_spinner=False, max_entries=64)
-def _figures(run_id: str, version: tuple, codelab_accuracy: float | None) -> tuple[str, str]:
-    """The Accuracy and Loss figures of one published state of a run, built and serialised once for all its
-    watchers (a classroom's thirty tabs cost the server one figure per update, not thirty)."""
-    curves = state.progress(run_id).curves()
-    return (charts.accuracy_figure(curves, codelab_accuracy, height=CHART_HEIGHT).to_json(),
-            charts.loss_figure(curves, height=CHART_HEIGHT).to_json())
-
-
-def waiting_ui(run_id: str) -> None:
-    queue = state.job_queue()
-    position = queue.position(run_id)
-    running = sum(1 for job in queue.jobs() if job.position is None)
-    place = f"number **{position}** in the queue" if position else "about to start"
-    trainings = "1 training" if running == 1 else f"{running} trainings"
-    st.info(f"Waiting for a free slot: {place}. {trainings} running now, at most {queue.max_running} at once on "
-            "this server. It starts by itself; you can keep this page open or come back later.",
-            icon=":material/hourglass_top:")
-
-
-def progress_ui(progress: Progress, codelab_accuracy: float | None) -> None:
-    """The live view's content: progress bar, numbers, and the Accuracy and Loss charts."""
-    if progress.status == "starting":
-        st.progress(0.0, text="Preparing the data and building the network…")
-    elif progress.status in ("running", "stopping"):
-        per_epoch = max(1, progress.batches_per_epoch)
-        epoch = min(progress.epochs, max(1, math.ceil(progress.step / per_epoch)))
-        text = f"Epoch {epoch}/{progress.epochs} · batch {progress.batch}/{progress.batches_per_epoch}"
-        if progress.batch == progress.batches_per_epoch and progress.epoch < epoch:
-            text += " · scoring the test set"
-        text += f" · {_duration(progress.eta_seconds)} left"
-        if progress.status == "stopping":
-            text = "Stopping after this batch, then scoring the test set…"
-        st.progress(progress.fraction, text=text)
-    numbers = st.columns(4)
-    numbers[0].metric("Test accuracy", f"{progress.test_accuracy:.2%}" if progress.test_accuracy is not None else "–")
-    numbers[1].metric("Test loss", f"{progress.test_loss:.4f}" if progress.test_loss is not None else "–")
-    numbers[2].metric("Learning rate", f"{progress.learning_rate:.5f}" if progress.learning_rate else "–")
-    numbers[3].metric("Elapsed", _duration(progress.elapsed_seconds))
-    st.caption(f"Training on {progress.device or 'the CPU or GPU (detecting…)'} · run `{progress.run_id}`")
-    accuracy, loss = _figures(progress.run_id, state.run_version(progress.run_id), codelab_accuracy)
-    live_chart(accuracy, key="accuracy_chart", height=CHART_HEIGHT)
-    live_chart(loss, key="loss_chart", height=CHART_HEIGHT)
-    if progress.status == "failed":
-        st.error(f"Training failed: {plain(progress.error or 'no reason was given')}")
-    elif progress.status == "interrupted":
-        st.warning("This training's process ended without finishing (the server or the worker stopped). Its "
-                   "curves up to then are kept.")
-    elif progress.done:
-        result_ui(progress, codelab_accuracy)
-
-
-def result_ui(progress: Progress, codelab_accuracy: float | None) -> None:
-    if progress.test_accuracy is None:
-        return
-    verb = "Stopped" if progress.status == "stopped" else "Finished"
-    comparison = ""
-    if codelab_accuracy is not None:
-        gap = (progress.test_accuracy - codelab_accuracy) * 100
-        comparison = f" The codelab reports {codelab_accuracy:.1%} for this network ({gap:+.1f} points)."
-    st.success(f"{verb} after {progress.epoch} epoch(s): test accuracy **{progress.test_accuracy:.2%}**."
-               f"{comparison} The run is saved: see it on **Runs**, or try it on **Draw**.")
-
-
-def live_ui(run_id: str) -> None:
-    """Re-draws itself once a second while the run waits or trains; a full rerun when it starts or ends updates
-    the buttons. It only reads the run folder: the training itself runs in a worker process."""
-    first = state.progress(run_id)
-    info = state.run_store().get(run_id)
-    codelab_accuracy = PRESETS[info.preset].codelab_accuracy if info.preset in PRESETS else None
-
-    @st.fragment(run_every=1.0 if not first.done else None)
-    def live_view() -> None:
-        try:
-            progress = state.progress(run_id)
-        except RunNotFoundError:
-            st.info("This training was cancelled before it started, or its run was deleted.")
-            st.rerun()  # the page then shows what is left to watch
-        if progress.waiting:
-            waiting_ui(run_id)
-        else:
-            progress_ui(progress, codelab_accuracy)
-            if st.session_state.get("show_inside"):
-                insight, rates = state.inside(run_id)
-                inside_ui(insight, rates, load_mnist().x_test, key="train_inside", live=True)
-        if (first.waiting and not progress.waiting) or (not first.done and progress.done):
-            st.rerun()
-
-    live_view()
-
-
 def buttons_ui(problems: list[str], run_id: str | None, settings: tuple) -> None:
     """Train, and Stop (or Cancel, for a job still waiting), each enabled only when it can act."""
     queue, me = state.job_queue(), identity()
@@ -417,7 +317,7 @@ def page() -> None:
             st.toggle("Show inside the network", key="show_inside",
                       help="Each layer's weights over the epochs, the learning rate as applied, and 100 test digits "
                            "with the wrong answers in red, as the codelab's visualiser showed them.")
-            live_ui(run_id)
+            live_ui(run_id, show_inside=bool(st.session_state.get("show_inside")))
 
 
 page()

@@ -1,0 +1,133 @@
+"""The live view of one run: waiting place, progress bar, numbers and the Accuracy and Loss charts, read from its
+run folder once a second (the training runs in a worker process). Train and Lab both show it."""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from dashboard import charts, presentation, state
+from dashboard.inside import inside_ui
+from dashboard.live_chart import live_chart
+from dashboard.widgets import plain
+from mnist_models.data import load_mnist
+from mnist_models.presets import PRESETS
+from mnist_models.progress import Progress
+from mnist_models.runs import RunNotFoundError
+
+CHART_HEIGHT = 380  # the height of the live Accuracy and Loss charts
+PROJECTOR_CHART_HEIGHT = 560  # presentation mode: the charts fill a projected screen
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "estimating…"
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}:{secs:02d}"
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _figures(run_id: str, version: tuple, codelab_accuracy: float | None, projector: bool) -> tuple[str, str]:
+    """The Accuracy and Loss figures of one published state of a run, built and serialised once for all its
+    watchers (a classroom's thirty tabs cost the server one figure per update, not thirty)."""
+    curves = state.progress(run_id).curves()
+    height = PROJECTOR_CHART_HEIGHT if projector else CHART_HEIGHT
+    figures = (charts.accuracy_figure(curves, codelab_accuracy, height=height),
+               charts.loss_figure(curves, height=height))
+    if projector:
+        figures = tuple(charts.projector_style(figure) for figure in figures)
+    return figures[0].to_json(), figures[1].to_json()
+
+
+def waiting_ui(run_id: str) -> None:
+    queue = state.job_queue()
+    position = queue.position(run_id)
+    running = sum(1 for job in queue.jobs() if job.position is None)
+    place = f"number **{position}** in the queue" if position else "about to start"
+    trainings = "1 training" if running == 1 else f"{running} trainings"
+    st.info(f"Waiting for a free slot: {place}. {trainings} running now, at most {queue.max_running} at once on "
+            "this server. It starts by itself; you can keep this page open or come back later.",
+            icon=":material/hourglass_top:")
+
+
+def progress_ui(progress: Progress, codelab_accuracy: float | None, key: str = "train") -> None:
+    """The live view's content: progress bar, numbers, and the Accuracy and Loss charts."""
+    if progress.status == "starting":
+        st.progress(0.0, text="Preparing the data and building the network…")
+    elif progress.status in ("running", "stopping"):
+        per_epoch = max(1, progress.batches_per_epoch)
+        epoch = min(progress.epochs, max(1, math.ceil(progress.step / per_epoch)))
+        text = f"Epoch {epoch}/{progress.epochs} · batch {progress.batch}/{progress.batches_per_epoch}"
+        if progress.batch == progress.batches_per_epoch and progress.epoch < epoch:
+            text += " · scoring the test set"
+        text += f" · {_duration(progress.eta_seconds)} left"
+        if progress.status == "stopping":
+            text = "Stopping after this batch, then scoring the test set…"
+        st.progress(progress.fraction, text=text)
+    numbers = st.columns(4)
+    numbers[0].metric("Test accuracy", f"{progress.test_accuracy:.2%}" if progress.test_accuracy is not None else "–")
+    numbers[1].metric("Test loss", f"{progress.test_loss:.4f}" if progress.test_loss is not None else "–")
+    numbers[2].metric("Learning rate", f"{progress.learning_rate:.5f}" if progress.learning_rate else "–")
+    numbers[3].metric("Elapsed", _duration(progress.elapsed_seconds))
+    st.caption(f"Training on {progress.device or 'the CPU or GPU (detecting…)'} · run `{progress.run_id}`")
+    projector = presentation.presenting()
+    accuracy, loss = _figures(progress.run_id, state.run_version(progress.run_id), codelab_accuracy, projector)
+    height = PROJECTOR_CHART_HEIGHT if projector else CHART_HEIGHT
+    if projector:
+        # A projected screen is wide: the two charts side by side, each as tall as the room can read.
+        columns = st.columns(2)
+        with columns[0]:
+            live_chart(accuracy, key=f"{key}_accuracy_chart", height=height)
+        with columns[1]:
+            live_chart(loss, key=f"{key}_loss_chart", height=height)
+    else:
+        live_chart(accuracy, key=f"{key}_accuracy_chart", height=height)
+        live_chart(loss, key=f"{key}_loss_chart", height=height)
+    if progress.status == "failed":
+        st.error(f"Training failed: {plain(progress.error or 'no reason was given')}")
+    elif progress.status == "interrupted":
+        st.warning("This training's process ended without finishing (the server or the worker stopped). Its "
+                   "curves up to then are kept.")
+    elif progress.done:
+        result_ui(progress, codelab_accuracy)
+
+
+def result_ui(progress: Progress, codelab_accuracy: float | None) -> None:
+    if progress.test_accuracy is None:
+        return
+    verb = "Stopped" if progress.status == "stopped" else "Finished"
+    comparison = ""
+    if codelab_accuracy is not None:
+        gap = (progress.test_accuracy - codelab_accuracy) * 100
+        comparison = f" The codelab reports {codelab_accuracy:.1%} for this network ({gap:+.1f} points)."
+    st.success(f"{verb} after {progress.epoch} epoch(s): test accuracy **{progress.test_accuracy:.2%}**."
+               f"{comparison} The run is saved: see it on **Runs**, or try it on **Draw**.")
+
+
+def live_ui(run_id: str, *, key: str = "train", show_inside: bool = False) -> None:
+    """Re-draws itself once a second while the run waits or trains; a full rerun when it starts or ends updates
+    the buttons. It only reads the run folder: the training itself runs in a worker process. `key` keeps the
+    charts of two live views apart; `show_inside` adds the weights, learning rate and digit wall."""
+    first = state.progress(run_id)
+    info = state.run_store().get(run_id)
+    codelab_accuracy = PRESETS[info.preset].codelab_accuracy if info.preset in PRESETS else None
+
+    @st.fragment(run_every=1.0 if not first.done else None)
+    def live_view() -> None:
+        try:
+            progress = state.progress(run_id)
+        except RunNotFoundError:
+            st.info("This training was cancelled before it started, or its run was deleted.")
+            st.rerun()  # the page then shows what is left to watch
+        if progress.waiting:
+            waiting_ui(run_id)
+        else:
+            progress_ui(progress, codelab_accuracy, key)
+            if show_inside:
+                insight, rates = state.inside(run_id)
+                inside_ui(insight, rates, load_mnist().x_test, key=f"{key}_inside", live=True)
+        if (first.waiting and not progress.waiting) or (not first.done and progress.done):
+            st.rerun()
+
+    live_view()
