@@ -14,7 +14,7 @@ from mnist_models.share import MODEL_FIELDS, PARAM_NAMES, TRAIN_FIELDS, from_par
 
 
 def test_every_config_field_has_a_parameter_of_the_same_name():
-    names = {item.name for item in dataclasses.fields(ModelConfig)} | {item.name for item in dataclasses.fields(TrainConfig)}
+    names = {item.name for config in (ModelConfig, TrainConfig) for item in dataclasses.fields(config)}
     assert names == set(MODEL_FIELDS) | set(TRAIN_FIELDS)
     assert set(PARAM_NAMES) == names | {"preset"}
 
