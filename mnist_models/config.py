@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,9 @@ MAX_LR_DECAY = 1.0  # inverse-time decay per step; 1 already halves the rate aft
 TOTAL_TRAIN_IMAGES = 60_000
 MIN_VALIDATION = 100
 VALIDATION_SAMPLE = 1000  # validation images scored during an epoch (the first of the split; cheap enough to do often)
+
+
+_RUN_ID_TEXT = re.compile(r"^([0-9a-z-]{1,80})?$")  # a run id's characters (runs.py checks the exact form), or ""
 
 
 class ConfigError(ValueError):
@@ -138,6 +142,9 @@ class TrainConfig:
     train_size: int = 55_000  # training images used (a class-balanced subset; smaller overfits sooner)
     validation_size: int = 5_000  # images held out of training to measure progress during each epoch
     seed: int = 0  # fixes weight initialisation, batch order and dropout, for reproducible CPU runs
+    # A run id: start from that run's trained weights (copied into this run's folder when the job is submitted)
+    # instead of new ones, and mix in the learner's own digits copied there too (see my_digits.py). "" = train anew.
+    fine_tune_from: str = ""
 
     def problems(self) -> list[str]:
         """Every problem with this config, as sentences; empty when it is valid."""
@@ -180,6 +187,8 @@ class TrainConfig:
             )
         if not _is_int(self.seed) or not 0 <= self.seed < 2**31:
             found.append(f"The seed must be a whole number from 0 to {2**31 - 1} (got {self.seed!r}).")
+        if not isinstance(self.fine_tune_from, str) or not _RUN_ID_TEXT.fullmatch(self.fine_tune_from):
+            found.append(f"Fine-tuning starts from a saved run's id, or from nothing (got {self.fine_tune_from!r}).")
         return found
 
     def validate(self) -> TrainConfig:

@@ -19,6 +19,17 @@ NOISE_LEVEL = 0.1
 # A drawing with less ink than this, in full-strength pixels of the input, counts as blank. One stray pixel
 # is noise; a deliberate dot with the thinnest brush already covers a few pixels.
 MIN_INK = 2.0
+# What is not one digit. A dot's ink fits in a box this fraction of the pad's side (the brush alone is 18 px of
+# 280, so a tap leaves about 0.07; the smallest hand-made digit of tests/drawn_digits.py spans 0.28). A scribble
+# inks more than this fraction of the whole pad (the hand-made digits ink at most 0.14, the median 0.07).
+DOT_SIDE = 0.1
+SCRIBBLE_COVER = 0.3
+EMPTY, DOT, SCRIBBLE = "empty", "dot", "scribble"
+HINTS = {
+    EMPTY: "Draw one digit, large, inside the box.",
+    DOT: "That is a dot, not a digit: draw one digit, large, inside the box.",
+    SCRIBBLE: "That covers most of the pad: press Clear and draw one digit, with clear strokes.",
+}
 # Area averaging is the anti-aliasing LeCun describes: each output pixel becomes the fraction of its area that
 # ink covers, with none of the ringing Lanczos leaves around strokes. On tests/drawn_digits.py it also matches
 # MNIST's footprint best: 145 non-zero pixels a digit against MNIST's 150 (Lanczos: 191).
@@ -101,6 +112,26 @@ def _clean_ink(image: np.ndarray) -> np.ndarray | None:
     if float(ink.sum()) < MIN_INK:
         return None
     return ink
+
+
+def drawing_problem(image: np.ndarray) -> str | None:
+    """Why a drawing is not one digit a network should be asked about: EMPTY, DOT or SCRIBBLE, else None.
+
+    A network answers every input with some digit, often with high confidence, even a blank pad or a scribble;
+    the Draw page shows HINTS[problem] instead of such an answer.
+    """
+    ink = _clean_ink(image)
+    if ink is None:
+        return EMPTY
+    inked = ink > 0.0  # (height, width)
+    rows = np.flatnonzero(inked.any(axis=1))
+    cols = np.flatnonzero(inked.any(axis=0))
+    side = max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1)
+    if side < DOT_SIDE * max(inked.shape):
+        return DOT
+    if float(inked.mean()) > SCRIBBLE_COVER:
+        return SCRIBBLE
+    return None
 
 
 def centre_of_mass(image: np.ndarray) -> tuple[float, float]:

@@ -164,8 +164,9 @@ class JobQueue:
     # Submitting and watching ------------------------------------------------------------------------------
 
     def submit(self, model: ModelConfig, train: TrainConfig, *, owner: str | None = None, preset: str | None = None,
-               name: str | None = None) -> str:
-        """Queue a job and return its run id; it starts as soon as a slot is free. Bad configs raise ConfigError."""
+               name: str | None = None, files: dict[str, bytes] | None = None) -> str:
+        """Queue a job and return its run id; it starts as soon as a slot is free. Bad configs raise ConfigError.
+        `files` go into the run's folder before the job can start (see RunStore.create)."""
         model.validate()
         train.validate()
         over_budget = budget_problems(model, train)
@@ -183,7 +184,7 @@ class JobQueue:
                     raise QueueFullError(f"You already have a training {mine[0].status} ({mine[0].name}). Stop it, "
                                          "or wait for it to finish, before starting another.")
             run_id = self.store.create(model, train, preset=preset, name=name, params=count_params(model),
-                                       status=QUEUED, owner=key, executor=self.executor.name)
+                                       status=QUEUED, owner=key, executor=self.executor.name, files=files)
             info = self.store.get(run_id)
             self._waiting.append(run_id)
             self._info[run_id] = Job(run_id, info.name, QUEUED, key, len(self._waiting), info.created)

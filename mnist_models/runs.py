@@ -35,6 +35,7 @@ INSIGHT_FILE = "insight.json"  # weight percentiles and the digit wall, written 
 MAX_NAME_LENGTH = 80
 _RUN_ID = re.compile(r"^\d{8}-\d{6}-[a-z0-9-]{1,40}-[0-9a-f]{6}$")
 HOST = socket.gethostname()
+_OWN_FILES = {"config.json", "history.json", "meta.json", "model.keras", STOP_FILE, INSIGHT_FILE}
 
 
 class RunNotFoundError(LookupError):
@@ -144,9 +145,14 @@ class RunStore:
 
     def create(self, model: ModelConfig, train: TrainConfig, *, preset: str | None = None, name: str | None = None,
                device: str = "", params: int = 0, status: str = "starting", owner: str | None = None,
-               executor: str = "local") -> str:
+               executor: str = "local", files: dict[str, bytes] | None = None) -> str:
         """Make a folder for a new run and return its id. A queued run waits for the job queue to start it;
-        any other starts as `status` ("starting") with this process as its worker until a worker takes over."""
+        any other starts as `status` ("starting") with this process as its worker until a worker takes over.
+        `files` (plain names to contents) are written into the folder first: what a job needs besides its
+        config, such as a fine-tuning's starting model, so that the job never reads anything outside its run."""
+        for file_name in files or {}:
+            if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,80}", file_name) or file_name in _OWN_FILES:
+                raise ValueError(f"{file_name!r} cannot be one of a new run's files.")
         self.root.mkdir(parents=True, exist_ok=True)
         slug = re.sub(r"[^a-z0-9]+", "-", (preset or "custom").lower()).strip("-")[:40] or "custom"
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{secrets.token_hex(3)}"
@@ -157,6 +163,8 @@ class RunStore:
         try:
             write_atomic(building / "config.json", configs.dumps(model, train).encode())
             write_json_atomic(building / "history.json", {"train": [], "validation": [], "test": []})
+            for file_name, content in (files or {}).items():
+                write_atomic(building / file_name, content)
             now = time.time()
             self._write_meta(building, {
                 "run_id": run_id,

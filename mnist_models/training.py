@@ -118,12 +118,21 @@ def train_run(store: RunStore, run_id: str, *, data: Mnist | None = None, report
         # same seed reproduces the same curves.
         keras.utils.set_random_seed(train_config.seed)
         model = models.compile_model(models.build_model(model_config), train_config)
+        fine_tuning = None
+        if train_config.fine_tune_from:
+            from mnist_models.my_digits import FineTuning
+
+            # The base run's weights and the learner's digits, copied into this run's folder at submit time.
+            fine_tuning = FineTuning(store.folder(run_id), train_config.fine_tune_from)
+            split = fine_tuning.prepare(model, split, train_config.seed)
         # Weight statistics, the digit wall and TensorBoard's event files (off only to measure what they cost).
         insight = InsightRecorder(reporter, split.y_test, store.folder(run_id) / TENSORBOARD_DIR) \
             if record_insight else None
         callback = ProgressCallback(reporter, split, insight)
         model.fit(split.x_train, split.y_train, batch_size=train_config.batch_size, epochs=train_config.epochs,
                   shuffle=True, verbose=0, callbacks=[callback])
+        if fine_tuning is not None:
+            fine_tuning.finish(model, split)
         callback.finish()
     except Exception as error:
         if insight is not None:

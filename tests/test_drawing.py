@@ -21,8 +21,13 @@ from drawn_digits import (
 from PIL import Image
 
 from mnist_models.drawing import (
+    DOT,
+    EMPTY,
+    HINTS,
     MNIST_SIZE,
+    SCRIBBLE,
     centre_of_mass,
+    drawing_problem,
     ink_map,
     naive_resize,
     to_mnist,
@@ -324,3 +329,37 @@ def test_drawn_digits_cover_every_label_and_stay_where_a_person_can_draw():
             for x, y in stroke:
                 assert MARGIN <= x <= CANVAS_SIZE - MARGIN and MARGIN <= y <= CANVAS_SIZE - MARGIN, digit.style
                 assert not (x > TOOLBAR_LEFT and y < TOOLBAR_BOTTOM), (digit.label, digit.style)
+
+
+# What is not one digit -------------------------------------------------------------------------------------------
+
+
+def _zigzag(rows: int) -> tuple[tuple[tuple[float, float], ...], ...]:
+    """A scribble back and forth over the whole pad, `rows` passes from top to bottom."""
+    points = []
+    for index, y in enumerate(np.linspace(MARGIN, CANVAS_SIZE - MARGIN, rows)):
+        xs = (MARGIN, CANVAS_SIZE - MARGIN) if index % 2 == 0 else (CANVAS_SIZE - MARGIN, MARGIN)
+        points.extend((float(x), float(y)) for x in xs)
+    return (tuple(points),)
+
+
+@pytest.mark.parametrize("digit", DIGITS, ids=lambda digit: f"{digit.label}-{digit.style}")
+def test_every_hand_made_digit_is_one_digit(digit):
+    assert drawing_problem(render(digit.strokes)) is None
+
+
+@pytest.mark.parametrize(("image", "problem"), [
+    pytest.param(np.zeros((CANVAS_SIZE, CANVAS_SIZE, 4), dtype=np.uint8), EMPTY, id="blank"),
+    pytest.param(render((((140.0, 140.0),),)), DOT, id="a tap"),
+    pytest.param(render((((100.0, 200.0), (104.0, 203.0)),)), DOT, id="a tiny dash"),
+    pytest.param(render(_zigzag(14)), SCRIBBLE, id="zigzag over everything"),
+    pytest.param(render(_zigzag(14), stroke_colour="#FFFFFF"), SCRIBBLE, id="white zigzag"),
+])
+def test_empty_dot_and_scribble_are_named(image, problem):
+    assert drawing_problem(image) == problem
+    assert "digit" in HINTS[problem]
+
+
+def test_a_sparse_zigzag_is_still_looked_at():
+    # Three passes over the pad ink about a fifth of it: odd, but not covered; the network may try.
+    assert drawing_problem(render(_zigzag(3))) is None
