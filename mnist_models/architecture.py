@@ -49,7 +49,19 @@ def shape_problems(config: ModelConfig) -> list[str]:
             )
             break
         size = out
+        if _is_whole(conv.pool_size) and conv.pool_size > 1:
+            if size // conv.pool_size < 1:
+                found.append(
+                    f"Convolutional layer {index}: {conv.pool_size}x{conv.pool_size} max pooling does not fit the "
+                    f"{size}x{size} image it receives; pool less or shrink the image less before it."
+                )
+                break
+            size //= conv.pool_size
     return found
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def plan_layers(config: ModelConfig) -> list[LayerSpec]:
@@ -79,6 +91,12 @@ def plan_layers(config: ModelConfig) -> list[LayerSpec]:
             else:
                 options["activation"] = conv.activation
                 layers.append(LayerSpec(f"conv{index}", "Conv2D", options, shape, weights + conv.filters))
+            if conv.pool_size > 1:
+                # (batch, size, size, filters) -> (batch, size // pool, size // pool, filters): the largest value
+                # of each pool x pool block; no weights.
+                size //= conv.pool_size
+                layers.append(LayerSpec(f"conv{index}_pool", "MaxPooling2D", {"pool_size": conv.pool_size},
+                                        (size, size, conv.filters)))
             channels = conv.filters
         features = size * size * channels
     else:

@@ -54,6 +54,10 @@ def estimate(model: ModelConfig, train: TrainConfig) -> Cost:
             madds += outputs * kernel * kernel * channels  # each output: one kernel over all input channels
             size, channels = layer.output_shape[0], layer.output_shape[2]
             features = size * size * channels
+        elif layer.kind == "MaxPooling2D":
+            pool = layer.options["pool_size"]
+            madds += outputs * pool * pool  # comparisons, counted like multiply-adds
+            size, features = layer.output_shape[0], outputs
         elif layer.kind == "Dense":
             madds += features * outputs
             features = outputs

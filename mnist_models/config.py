@@ -21,11 +21,12 @@ OPTIMIZER_LABELS = {
     "rmsprop": "RMSprop",
     "adamw": "AdamW (Adam with weight decay)",
 }
-SCHEDULES = ("constant", "inverse_time", "exponential")
+SCHEDULES = ("constant", "inverse_time", "exponential", "one_cycle")
 SCHEDULE_LABELS = {
     "constant": "constant",
     "inverse_time": "inverse-time decay: lr / (1 + decay × step)",
     "exponential": "exponential decay to a floor: floor + lr × e^(−step / decay steps)",
+    "one_cycle": "one cycle: warm up from the floor to lr, then a cosine back down to the floor by the last step",
 }
 
 # Limits that keep a learner's experiment inside what a laptop or a classroom server can train.
@@ -34,6 +35,7 @@ MAX_UNITS = 4096
 MAX_CONV_LAYERS = 6
 MAX_FILTERS = 256
 MAX_STRIDE = 4
+MAX_POOL = 4
 MAX_PARAMS = 5_000_000
 MAX_EPOCHS = 200
 MAX_BATCH_SIZE = 10_000
@@ -62,6 +64,7 @@ class ConvLayer:
     kernel_size: int = 5  # side of the square patch each filter looks at, in pixels
     stride: int = 1  # step between patches; 2 halves the image's width and height
     activation: str = "relu"
+    pool_size: int = 1  # max pooling after the layer: 2 keeps the largest of each 2x2 block (half the size); 1 = none
 
 
 @dataclass
@@ -136,7 +139,8 @@ class TrainConfig:
     lr_schedule: str = "constant"
     lr_decay: float = 0.001  # inverse_time: lr / (1 + lr_decay x step), what Keras 2's Adam(decay=...) did
     lr_decay_steps: int = 2000  # exponential: steps for the rate above the floor to shrink by e
-    min_learning_rate: float = 0.0001  # exponential: the floor the rate decays towards
+    min_learning_rate: float = 0.0001  # exponential and one_cycle: the floor the rate decays towards
+    warmup_fraction: float = 0.2  # one_cycle: the share of all training steps spent rising from the floor to lr
     batch_size: int = 100
     epochs: int = 5
     train_size: int = 55_000  # training images used (a class-balanced subset; smaller overfits sooner)
@@ -165,6 +169,11 @@ class TrainConfig:
             found.append(f"Decay steps must be a whole number of at least 1 (got {self.lr_decay_steps!r}).")
         if not _is_finite(self.min_learning_rate) or self.min_learning_rate < 0:
             found.append(f"The learning-rate floor must be zero or positive (got {self.min_learning_rate!r}).")
+        if not _is_finite(self.warmup_fraction) or not 0 <= self.warmup_fraction < 1:
+            found.append(
+                f"The warm-up fraction must be at least 0 and below 1, like 0.2 for the first fifth of the steps "
+                f"(got {self.warmup_fraction!r})."
+            )
         if not _is_int(self.batch_size) or not 1 <= self.batch_size <= MAX_BATCH_SIZE:
             found.append(f"Batch size must be a whole number from 1 to {MAX_BATCH_SIZE:,} (got {self.batch_size!r}).")
         if not _is_int(self.epochs) or not 1 <= self.epochs <= MAX_EPOCHS:
@@ -198,13 +207,32 @@ class TrainConfig:
             raise ConfigError(problems)
         return self
 
+    @property
+    def total_steps(self) -> int:
+        """Training steps over all epochs: batches per epoch (the last one may be partial) times epochs."""
+        return math.ceil(self.train_size / self.batch_size) * self.epochs
+
     def learning_rate_at(self, step: int) -> float:
         """The learning rate the schedule gives at a global training step (the formula Keras applies)."""
         if self.lr_schedule == "inverse_time":
             return self.learning_rate / (1.0 + self.lr_decay * step)
         if self.lr_schedule == "exponential":
             return self.min_learning_rate + self.learning_rate * math.exp(-step / self.lr_decay_steps)
+        if self.lr_schedule == "one_cycle":
+            return one_cycle_rate(step, self.learning_rate, self.min_learning_rate, self.total_steps,
+                                  self.warmup_fraction)
         return self.learning_rate
+
+
+def one_cycle_rate(step: float, peak: float, floor: float, total_steps: int, warmup_fraction: float) -> float:
+    """Warm up linearly from `floor` to `peak` over the first `warmup_fraction` of the steps, then follow half a
+    cosine back down to `floor` at the last step (and stay there). Large batches tolerate a high peak rate only
+    after a warm-up; the slow end lets the weights settle."""
+    warmup = warmup_fraction * total_steps
+    if step < warmup:
+        return floor + (peak - floor) * step / warmup
+    progress = min(1.0, (step - warmup) / max(1.0, total_steps - warmup))
+    return floor + (peak - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def _is_int(value: Any) -> bool:
@@ -234,6 +262,9 @@ def _conv_problems(index: int, conv: ConvLayer) -> list[str]:
         found.append(f"{name}: kernel size must be from 1 to 28 pixels (got {conv.kernel_size!r}).")
     if not _is_int(conv.stride) or not 1 <= conv.stride <= MAX_STRIDE:
         found.append(f"{name}: stride must be from 1 to {MAX_STRIDE} (got {conv.stride!r}).")
+    if not _is_int(conv.pool_size) or not 1 <= conv.pool_size <= MAX_POOL:
+        found.append(f"{name}: max pooling must be from 1 (none) to {MAX_POOL} (got {conv.pool_size!r}); "
+                     "2 halves the image's width and height.")
     if conv.activation not in ACTIVATIONS:
         found.append(f"{name}: unknown activation {conv.activation!r}; choose one of {', '.join(ACTIVATIONS)}.")
     # Besides never looking at most pixels, a strided 1x1 convolution crashes TensorFlow 2.21's CPU (oneDNN)

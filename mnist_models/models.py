@@ -11,11 +11,12 @@ from keras import layers
 from mnist_models.architecture import IMAGE_SIZE, plan_layers, summary_rows
 from mnist_models.config import ModelConfig, TrainConfig
 
-__all__ = ["FlooredExponentialDecay", "build_model", "compile_model", "make_optimizer", "summary_rows"]
+__all__ = ["FlooredExponentialDecay", "OneCycle", "build_model", "compile_model", "make_optimizer", "summary_rows"]
 
 _LAYER_CLASSES = {
     "Reshape": layers.Reshape,
     "Conv2D": layers.Conv2D,
+    "MaxPooling2D": layers.MaxPooling2D,
     "BatchNormalization": layers.BatchNormalization,
     "Activation": layers.Activation,
     "Flatten": layers.Flatten,
@@ -45,6 +46,30 @@ class FlooredExponentialDecay(keras.optimizers.schedules.LearningRateSchedule):
                 "floor": self.floor}
 
 
+@keras.saving.register_keras_serializable(package="mnist_models")
+class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up from `floor` to `peak` over the first `warmup_fraction` of `total_steps`, then half a cosine
+    back down to `floor` (config.one_cycle_rate is the same formula in plain Python)."""
+
+    def __init__(self, peak: float, floor: float, total_steps: int, warmup_fraction: float):
+        self.peak = float(peak)
+        self.floor = float(floor)
+        self.total_steps = int(total_steps)
+        self.warmup_fraction = float(warmup_fraction)
+
+    def __call__(self, step):
+        step = keras.ops.cast(step, "float32")
+        warmup = self.warmup_fraction * self.total_steps
+        rising = self.floor + (self.peak - self.floor) * step / max(warmup, 1e-9)
+        progress = keras.ops.minimum(1.0, (step - warmup) / max(1.0, self.total_steps - warmup))
+        falling = self.floor + (self.peak - self.floor) * 0.5 * (1.0 + keras.ops.cos(math.pi * progress))
+        return keras.ops.where(step < warmup, rising, falling)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"peak": self.peak, "floor": self.floor, "total_steps": self.total_steps,
+                "warmup_fraction": self.warmup_fraction}
+
+
 def make_learning_rate(train: TrainConfig) -> float | keras.optimizers.schedules.LearningRateSchedule:
     """The learning rate or schedule object that `train` asks for."""
     if train.lr_schedule == "inverse_time" and train.lr_decay > 0:
@@ -53,6 +78,8 @@ def make_learning_rate(train: TrainConfig) -> float | keras.optimizers.schedules
                                                            decay_rate=train.lr_decay)
     if train.lr_schedule == "exponential":
         return FlooredExponentialDecay(train.learning_rate, train.lr_decay_steps, train.min_learning_rate)
+    if train.lr_schedule == "one_cycle":
+        return OneCycle(train.learning_rate, train.min_learning_rate, train.total_steps, train.warmup_fraction)
     return float(train.learning_rate)  # Keras rejects an int rate (e.g. 1 from a JSON file)
 
 
@@ -83,10 +110,15 @@ def build_model(config: ModelConfig) -> keras.Sequential:
     return model
 
 
-def compile_model(model: keras.Model, train: TrainConfig) -> keras.Model:
-    """Compile `model` with the optimiser of `train`, cross-entropy loss and accuracy."""
+def compile_model(model: keras.Model, train: TrainConfig, steps_per_execution: int = 1) -> keras.Model:
+    """Compile `model` with the optimiser of `train`, cross-entropy loss and accuracy.
+
+    `steps_per_execution` > 1 runs that many batches per call into TensorFlow (callbacks then hear of every
+    k-th batch), which saves a GPU a device-to-host copy per step; see training.steps_per_execution.
+    """
     train.validate()
     model.compile(
+        steps_per_execution=steps_per_execution,
         optimizer=make_optimizer(train),
         # Labels are digits 0..9, so the sparse loss avoids one-hot encoding; Keras averages it over the
         # batch, which is why the codelab's rates (for a loss summed over 100 images) are 100x too small here.

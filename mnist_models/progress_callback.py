@@ -71,7 +71,10 @@ class ProgressCallback(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}
-        self.count = batch + 1
+        # With steps_per_execution = k (on a GPU), Keras calls this once every k batches: `batch` is then the
+        # last of the k (Keras 3.15 counts a short last call as a full one, hence the cap), and every count below
+        # is crossed rather than hit exactly.
+        before, self.count = self.count, min(batch + 1, self.steps)
         loss = float(logs.get("loss", math.nan))
         if not math.isfinite(loss):
             raise TrainingDiverged(
@@ -84,7 +87,7 @@ class ProgressCallback(keras.callbacks.Callback):
         self._smooth(loss, float(logs.get("accuracy", math.nan)))
         if now - self.last_point_at >= REPORT_INTERVAL_SECONDS or self.count == self.steps:
             self._add_train_point(now)
-        if self.count in self.checkpoints:
+        if any(before < checkpoint <= self.count for checkpoint in self.checkpoints):
             self._add_validation_point()
         if self.reporter.should_stop():
             # Keras checks this flag after every batch, so the loop ends with the batch that just ran.

@@ -154,8 +154,10 @@ class RunReporter:
             state = self._state
             if state.first_batch_at is None:
                 state.first_batch_at = time.time()
+            # Batches since the last call: 1 on the CPU, k with steps_per_execution = k (on a GPU); a count
+            # below the last one means a new epoch began.
+            state.step += batch_in_epoch - state.batch if batch_in_epoch > state.batch else batch_in_epoch
             state.batch = batch_in_epoch
-            state.step += 1
 
     def add_point(self, curve: str, point: CurvePoint, learning_rate: float | None = None) -> None:
         if curve not in CURVES:

@@ -56,6 +56,33 @@ def configure_devices() -> None:
         _gpu_configured = True
 
 
+GPU_STEPS_PER_EXECUTION = 8  # batches a GPU runs per call; a few ms each for these networks, so Stop stays prompt
+
+
+def steps_per_execution(device_types: list[str], steps_per_epoch: int | None = None) -> int:
+    """How many batches one call into TensorFlow runs: 1 on the CPU, GPU_STEPS_PER_EXECUTION with a GPU.
+
+    After every call Keras hands the batch's logs to the callbacks, which copies the loss from the device to
+    the host. A CPU pays nothing for that copy, and there a report after every batch keeps Stop within one
+    batch; a GPU waits on it at every step, so there the progress is reported every few steps instead (never
+    more than an epoch's worth, so short epochs still report each epoch). `device_types` are the types of the
+    devices TensorFlow sees, e.g. ["CPU", "GPU"].
+    """
+    if "GPU" not in device_types:
+        return 1
+    if steps_per_epoch is not None:
+        return max(1, min(GPU_STEPS_PER_EXECUTION, steps_per_epoch))
+    return GPU_STEPS_PER_EXECUTION
+
+
+def visible_device_types() -> list[str]:
+    """The types of the physical devices TensorFlow sees ("CPU", "GPU", ...)."""
+    import tensorflow as tf
+
+    configure_devices()
+    return [device.device_type for device in tf.config.list_physical_devices()]
+
+
 def device_report() -> str:
     """"GPU: <name>" when TensorFlow sees a GPU (training then runs there), else "CPU (<n> threads)"."""
     import tensorflow as tf
@@ -117,7 +144,9 @@ def train_run(store: RunStore, run_id: str, *, data: Mnist | None = None, report
         # One seed fixes the weights, the batch order and dropout's masks: on the CPU, a rerun with the
         # same seed reproduces the same curves.
         keras.utils.set_random_seed(train_config.seed)
-        model = models.compile_model(models.build_model(model_config), train_config)
+        batches = -(-len(split.y_train) // train_config.batch_size)
+        model = models.compile_model(models.build_model(model_config), train_config,
+                                     steps_per_execution(visible_device_types(), batches))
         fine_tuning = None
         if train_config.fine_tune_from:
             from mnist_models.my_digits import FineTuning

@@ -87,6 +87,9 @@ def test_bad_batch_norm_and_padding():
         (ConvLayer(stride=0), "Convolutional layer 1: stride must be from 1 to 4 (got 0)."),
         (ConvLayer(stride=5), "Convolutional layer 1: stride must be from 1 to 4 (got 5)."),
         (ConvLayer(activation="max"), "Convolutional layer 1: unknown activation 'max'"),
+        (ConvLayer(pool_size=0), "Convolutional layer 1: max pooling must be from 1 (none) to 4 (got 0)"),
+        (ConvLayer(pool_size=5), "Convolutional layer 1: max pooling must be from 1 (none) to 4 (got 5)"),
+        (ConvLayer(pool_size=2.0), "Convolutional layer 1: max pooling must be from 1 (none) to 4 (got 2.0)"),
     ],
 )
 def test_bad_conv_layer(layer, expected):
@@ -147,6 +150,31 @@ def test_bad_decay(decay):
 @pytest.mark.parametrize("steps", [0, -10, 1.5])
 def test_bad_decay_steps(steps):
     assert _only_problem(TrainConfig(lr_decay_steps=steps)).startswith("Decay steps must be a whole number")
+
+
+@pytest.mark.parametrize("fraction", [-0.1, 1.0, 2, float("nan"), "0.2", True])
+def test_bad_warmup_fraction(fraction):
+    assert _only_problem(TrainConfig(warmup_fraction=fraction)).startswith("The warm-up fraction must be")
+
+
+def test_older_files_keep_their_behaviour():
+    # Files written before pooling and one-cycle existed load with neither: the same network, the same schedule.
+    model, train = loads(json.dumps({"model": {"conv_layers": [{"filters": 3, "kernel_size": 5, "stride": 2}]},
+                                     "train": {"lr_schedule": "exponential"}}))
+    assert model.conv_layers[0].pool_size == 1
+    assert train.warmup_fraction == 0.2 and train.lr_schedule == "exponential"
+
+
+def test_learning_rate_at_one_cycle():
+    # 10 epochs of 1,000 images in batches of 100: 100 steps, 30 rising from the floor to 0.01, 70 falling back.
+    config = TrainConfig(learning_rate=0.01, lr_schedule="one_cycle", min_learning_rate=0.0001, warmup_fraction=0.3,
+                         batch_size=100, epochs=10, train_size=1000)
+    assert config.total_steps == 100
+    assert config.learning_rate_at(0) == pytest.approx(0.0001)
+    assert config.learning_rate_at(15) == pytest.approx(0.00505)
+    assert config.learning_rate_at(30) == pytest.approx(0.01)
+    assert config.learning_rate_at(65) == pytest.approx(0.00505)
+    assert config.learning_rate_at(100) == config.learning_rate_at(500) == pytest.approx(0.0001)
 
 
 def test_bad_learning_rate_floor():
@@ -229,7 +257,7 @@ def test_json_round_trip():
                         train_size=12_345, validation_size=678, seed=99)
     text = dumps(model, train)
     assert json.loads(text)["model"]["conv_layers"][1] == {"filters": 12, "kernel_size": 5, "stride": 2,
-                                                           "activation": "tanh"}
+                                                           "activation": "tanh", "pool_size": 1}
     assert loads(text) == (model, train)
 
 
@@ -285,8 +313,9 @@ def test_learning_rate_at_exponential():
         TrainConfig(learning_rate=0.02, lr_schedule="constant"),
         TrainConfig(learning_rate=0.003, lr_schedule="inverse_time", lr_decay=0.001),
         TrainConfig(learning_rate=0.005, lr_schedule="exponential", lr_decay_steps=700, min_learning_rate=0.0002),
+        TrainConfig(learning_rate=0.01, lr_schedule="one_cycle", batch_size=50, epochs=4, train_size=5000),
     ],
-    ids=["constant", "inverse_time", "exponential"],
+    ids=["constant", "inverse_time", "exponential", "one_cycle"],
 )
 def test_learning_rate_at_matches_the_keras_schedule(train):
     from mnist_models.models import make_learning_rate

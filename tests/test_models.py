@@ -20,6 +20,10 @@ CONFIGS = {
                               padding="valid", hidden_units=[50], activation="gelu"),
     "conv-batchnorm-dropout": ModelConfig(conv_layers=[ConvLayer(6, 3, 1), ConvLayer(8, 3, 3)], hidden_units=[40],
                                           batch_norm=True, dropout_rate=0.35, activation="leaky_relu"),
+    "conv-pooling": ModelConfig(conv_layers=[ConvLayer(8, 5, 1, pool_size=2), ConvLayer(16, 3, 1, pool_size=3)],
+                                padding="valid", hidden_units=[20]),
+    "conv-pooling-batchnorm": ModelConfig(conv_layers=[ConvLayer(4, 5, 2, pool_size=2), ConvLayer(6, 3, 1)],
+                                          hidden_units=[], batch_norm=True),
 }
 
 
@@ -52,6 +56,19 @@ def test_plan_shapes_are_keras_conv_arithmetic():
                                                                                   (4, 4, 24), (384,))
 
 
+def test_max_pooling_shrinks_like_keras():
+    # 'valid': 28-5+1 = 24, pooled 2 -> 12; 12-3+1 = 10, pooled 3 -> 3 (Keras drops the leftover row and column).
+    shapes = {spec.name: spec.output_shape for spec in plan_layers(CONFIGS["conv-pooling"])}
+    assert (shapes["conv1"], shapes["conv1_pool"], shapes["conv2"], shapes["conv2_pool"]) == (
+        (24, 24, 8), (12, 12, 8), (10, 10, 16), (3, 3, 16))
+    assert shapes["flatten"] == (144,)
+
+
+def test_pooling_that_leaves_nothing_is_a_problem():
+    config = ModelConfig(conv_layers=[ConvLayer(4, 3, 4, pool_size=4), ConvLayer(4, 3, 4, pool_size=4)])
+    assert any("max pooling does not fit" in problem for problem in config.problems())
+
+
 def test_summary_rows_read_like_keras():
     rows = summary_rows(ModelConfig(hidden_units=[]))
     assert rows == [
@@ -71,7 +88,8 @@ def test_output_is_ten_probabilities(name, images):
 
 @pytest.mark.parametrize(
     ("optimizer", "schedule"),
-    [(optimizer, "constant") for optimizer in OPTIMIZERS] + [("adam", "inverse_time"), ("sgd", "exponential")],
+    [(optimizer, "constant") for optimizer in OPTIMIZERS]
+    + [("adam", "inverse_time"), ("sgd", "exponential"), ("adam", "one_cycle")],
 )
 def test_every_optimizer_builds_compiles_and_steps(optimizer, schedule, mnist):
     train = TrainConfig(optimizer=optimizer, learning_rate=0.01, lr_schedule=schedule)
@@ -82,6 +100,33 @@ def test_every_optimizer_builds_compiles_and_steps(optimizer, schedule, mnist):
     assert any(not np.array_equal(old, new) for old, new in zip(before, model.get_weights(), strict=True))
     # After one step the schedule has moved on by one step.
     assert current_learning_rate(model) == pytest.approx(train.learning_rate_at(1), rel=1e-5)
+
+
+@pytest.mark.parametrize("step", [0, 1, 50, 99, 100, 101, 250, 499, 500, 900])
+def test_one_cycle_schedule_is_the_configs_formula(step):
+    from mnist_models.models import make_learning_rate
+
+    # 5 epochs of 2,000 images in batches of 20: 500 steps, the first 100 warming up.
+    train = TrainConfig(learning_rate=0.01, lr_schedule="one_cycle", min_learning_rate=0.0001, warmup_fraction=0.2,
+                        batch_size=20, epochs=5, train_size=2000)
+    assert train.total_steps == 500
+    schedule = make_learning_rate(train)
+    assert float(schedule(step)) == pytest.approx(train.learning_rate_at(step), rel=1e-5)
+
+
+def test_one_cycle_rises_to_its_peak_then_falls_to_the_floor():
+    train = TrainConfig(learning_rate=0.01, lr_schedule="one_cycle", min_learning_rate=0.0001, warmup_fraction=0.25,
+                        batch_size=100, epochs=2, train_size=1000)
+    rates = [train.learning_rate_at(step) for step in range(train.total_steps + 1)]
+    assert rates[0] == pytest.approx(0.0001)
+    assert max(rates) == pytest.approx(0.01) == rates[5]
+    assert rates[:6] == sorted(rates[:6]) and rates[5:] == sorted(rates[5:], reverse=True)
+    assert rates[-1] == pytest.approx(0.0001)
+
+
+def test_steps_per_execution_is_compiled_in(mnist):
+    model = compile_model(build_model(ModelConfig(hidden_units=[8])), TrainConfig(), steps_per_execution=4)
+    assert model.steps_per_execution == 4
 
 
 def test_integer_learning_rate_from_a_json_file_trains():

@@ -219,7 +219,7 @@ def test_out_of_memory_ends_as_failed_with_advice(mnist, monkeypatch):
 def test_unexpected_error_is_reported_in_one_line(mnist, monkeypatch):
     from mnist_models import models
 
-    def broken(model, train):
+    def broken(model, train, steps_per_execution=1):
         raise RuntimeError("something odd\nwith a second line")
 
     monkeypatch.setattr(models, "compile_model", broken)
@@ -331,3 +331,35 @@ def test_when_even_the_curves_cannot_be_written_the_status_still_is(mnist, monke
     progress = _finished(job)
     assert progress.status == "failed" and "No space left" in progress.error
     assert RunStore().get(job.run_id).status == "failed"
+
+
+# Progress every few steps on a GPU ------------------------------------------------------------------------------
+
+
+def test_steps_per_execution_is_one_on_the_cpu_and_a_few_on_a_gpu():
+    from mnist_models.training import GPU_STEPS_PER_EXECUTION, steps_per_execution
+
+    assert steps_per_execution(["CPU"]) == 1
+    assert steps_per_execution(["CPU"], steps_per_epoch=1000) == 1
+    assert steps_per_execution(["CPU", "GPU"]) == GPU_STEPS_PER_EXECUTION > 1
+    assert steps_per_execution(["CPU", "GPU", "GPU"], steps_per_epoch=1000) == GPU_STEPS_PER_EXECUTION
+    # An epoch of 3 batches never waits for a 4th.
+    assert steps_per_execution(["CPU", "GPU"], steps_per_epoch=3) == 3
+    assert steps_per_execution(["CPU", "GPU"], steps_per_epoch=0) == 1
+
+
+def test_progress_copes_with_batches_reported_every_few_steps(tmp_path, mnist, monkeypatch):
+    # As on a GPU: Keras calls the callback once every 4 batches (23 batches an epoch: the last call covers 3).
+    from mnist_models import training
+
+    monkeypatch.setattr(training, "steps_per_execution", lambda devices, steps=None: 4)
+    model, train = _configs("five-layer-relu-adam", train_size=2300, validation_size=500, epochs=2, batch_size=100)
+    job = TrainingJob(model, train, store=RunStore(tmp_path), data=mnist, record_insight=False).start()
+    progress = _finished(job)
+    assert progress.status == "completed", progress.error
+    assert (progress.epoch, progress.batch, progress.batches_per_epoch) == (2, 23, 23)
+    assert progress.step == 46
+    # Five validation points an epoch although no checkpoint batch (5, 9, 14, 18, 23) but the last is hit exactly.
+    assert len(progress.validation) == 10
+    assert len(progress.test) == 2 and progress.test_accuracy > 0.8
+    assert all(point.loss == point.loss for point in progress.train)  # no NaN from the skipped batches
