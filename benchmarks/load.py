@@ -43,7 +43,8 @@ from mnist_models.runs import FINAL_STATUSES, RunStore  # noqa: E402
 
 PRESET = "softmax"
 PAGE_SECONDS = 60  # the longest a page may take to show before it counts as a failed load
-PAGES = {"Train /": ("/", [("heading", "Train a network"), ("button", "Train")]),
+PAGES = {"Lab /": ("/", [("heading", "Lab: neural networks, step by step"), ("button", "Next")]),
+         "Train /train": ("/train", [("heading", "Train a network"), ("button", "Train")]),
          "Runs /runs": ("/runs", [("heading", "Saved runs")])}
 QUEUE_TEXT = re.compile(r"Waiting for a free slot: number (\d+) in the queue")
 EXCEPTION = '[data-testid="stException"]'
@@ -82,7 +83,7 @@ def prepare_learner(browser, url: str, train_size: int, epochs: int):
 
     page = browser.new_context(viewport=VIEWPORT).new_page()
     page.set_default_timeout(PAGE_SECONDS * 1000)
-    page.goto(url)
+    page.goto(url + "/train")
     expect(page.get_by_role("heading", name="Train a network")).to_be_visible()
     page.get_by_role("combobox", name="Preset").click()
     page.get_by_role("option", name=f"{PRESETS[PRESET].title}  ({PRESET})", exact=True).click()

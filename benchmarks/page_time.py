@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-PAGES = ("app_pages/train.py", "app_pages/runs.py", "app_pages/draw.py", "app_pages/inspect.py")
+PAGES = ("app_pages/lab.py", "app_pages/train.py", "app_pages/runs.py", "app_pages/draw.py", "app_pages/inspect.py")
 
 
 def fill_store(folder: Path, count: int) -> None:

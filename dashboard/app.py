@@ -1,4 +1,4 @@
-"""Entry point: `streamlit run dashboard/app.py` opens the pages Train, Runs, Draw and Inspect."""
+"""Entry point: `streamlit run dashboard/app.py` opens the pages Lab (first), Train, Runs, Draw and Inspect."""
 
 import os
 import sys
@@ -13,14 +13,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import streamlit as st  # noqa: E402
 
 from dashboard.identity import remember_identity, teacher_ui  # noqa: E402
+from dashboard.presentation import presentation_ui  # noqa: E402
 from dashboard.widgets import keep_controls  # noqa: E402
 
 st.set_page_config(page_title="MNIST lab: neural networks without a PhD", page_icon="✍️", layout="wide")
 remember_identity()  # every page: this browser's jobs are its own, across refreshes
 keep_controls()  # the Train page's settings survive visits to the other pages
+presentation_ui()  # ?present=1 or the sidebar toggle: large text and charts for a projector
 teacher_ui()
 navigation = st.navigation([
-    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", default=True),
+    st.Page("app_pages/lab.py", title="Lab", icon=":material/school:", default=True),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
     st.Page("app_pages/runs.py", title="Runs", icon=":material/history:"),
     st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:"),
     st.Page("app_pages/inspect.py", title="Inspect", icon=":material/troubleshoot:"),

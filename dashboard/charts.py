@@ -119,6 +119,31 @@ def comparison_figure(runs: Mapping[str, Curves], metric: str, height: int = 380
     return _layout(figure, title, f"test {metric}", height)
 
 
+def train_test_figure(runs: Mapping[str, Curves], metric: str, height: int = 380) -> go.Figure:
+    """Several runs' train (dashed, smoothed) and test (solid) curves on one chart, one colour per run: where a
+    run's two curves drift apart, it overfits. Metric "accuracy" or "loss"."""
+    if metric not in ("accuracy", "loss"):
+        raise ValueError(f"metric must be 'accuracy' or 'loss', not {metric!r}")
+    figure = go.Figure()
+    hover = "%{y:.2%}" if metric == "accuracy" else "%{y:.4f}"
+    values = []
+    for index, (label, curves) in enumerate(runs.items()):
+        colour = COMPARE_COLOURS[index % len(COMPARE_COLOURS)]
+        for split, dash, width in (("train", "dash", 2), ("test", "solid", 4)):
+            x, y = _series(curves.get(split, ()), metric)
+            values.extend(y)
+            figure.add_trace(go.Scatter(x=x, y=y, name=f"{label}: {split}", mode="lines", hovertemplate=hover,
+                                        legendgroup=label, line={"width": width, "dash": dash, "color": colour}))
+    if metric == "accuracy":
+        low = max(0.0, min(values) - 0.02) if values and min(values) > 0.5 else 0.0
+        figure.update_yaxes(tickformat=".0%", range=[low, 1.005])
+    elif values:
+        top = min(max(values), float(np.median(values)) * 4 + 0.05)  # early losses would flatten the rest
+        figure.update_yaxes(range=[0, top * 1.05])
+    title = "Accuracy: train (dashed) and test" if metric == "accuracy" else "Loss: train (dashed) and test"
+    return _layout(figure, title, metric, height)
+
+
 def _step(point: Mapping[str, float]) -> int:
     return int(point.get("step") or 0)
 

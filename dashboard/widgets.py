@@ -12,6 +12,7 @@ CONTROL_KEYS = ("preset", "net_type", "conv_count", "padding", "hidden_count", "
                 "optimizer", "learning_rate", "lr_schedule", "lr_decay", "lr_decay_steps", "min_learning_rate",
                 "batch_size", "epochs", "train_size", "validation_size", "seed", "run_name")
 LAYER_KEY_PREFIXES = ("units_", "conv_filters_", "conv_kernel_", "conv_stride_")
+OTHER_KEPT_KEYS = ("lab_step", "lesson_fix")  # the Lab's chosen step and lesson fix
 
 
 def keep_controls() -> None:
@@ -20,7 +21,8 @@ def keep_controls() -> None:
     visit to Runs, or a click on Train's own link, reset every control; values the app assigns are kept, so
     each control's value is assigned back to itself before any page draws."""
     for key in list(st.session_state.keys()):
-        if isinstance(key, str) and (key in CONTROL_KEYS or key.startswith(LAYER_KEY_PREFIXES)):
+        if isinstance(key, str) and (key in CONTROL_KEYS or key in OTHER_KEPT_KEYS
+                                     or key.startswith(LAYER_KEY_PREFIXES)):
             st.session_state[key] = st.session_state[key]
 
 

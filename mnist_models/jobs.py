@@ -28,6 +28,7 @@ MAX_JOBS_ENV = "MNIST_MAX_JOBS"
 RAY_ENV = "MNIST_RAY_ADDRESS"
 TEACHER_ENV = "MNIST_TEACHER_PASSWORD"
 MAX_WAITING_PER_OWNER = 1  # one job waiting or running per learner keeps a class's queue fair
+MAX_SERIES = 2  # ... or one series of jobs queued together (the overfitting lesson: without, then with dropout)
 POLL_SECONDS = 0.2
 SMALL_MACHINE_CORES = 4
 
@@ -108,6 +109,17 @@ class Job:
         return key is not None and self.owner == key
 
 
+@dataclass(frozen=True)
+class JobSpec:
+    """One job to queue: what to train, and how to list it."""
+
+    model: ModelConfig
+    train: TrainConfig
+    preset: str | None = None
+    name: str | None = None
+    files: dict[str, bytes] | None = None  # put into the run's folder before it can start (RunStore.create)
+
+
 _live: set[JobQueue] = set()  # every queue not shut down yet (their scheduler threads keep them alive)
 _live_lock = threading.Lock()
 
@@ -167,12 +179,24 @@ class JobQueue:
                name: str | None = None, files: dict[str, bytes] | None = None) -> str:
         """Queue a job and return its run id; it starts as soon as a slot is free. Bad configs raise ConfigError.
         `files` go into the run's folder before the job can start (see RunStore.create)."""
-        model.validate()
-        train.validate()
-        over_budget = budget_problems(model, train)
-        if over_budget:
-            raise ConfigError(over_budget)
+        return self.submit_series([JobSpec(model, train, preset, name, files)], owner=owner)[0]
+
+    def submit_series(self, specs: list[JobSpec], *, owner: str | None = None) -> list[str]:
+        """Queue several jobs one after the other (a lesson comparing two runs) and return their run ids.
+
+        A learner may have one job at a time, or one series of at most MAX_SERIES when nothing else of theirs is
+        waiting or running. Every config is checked before any is queued, so a bad one queues nothing.
+        """
+        if not 1 <= len(specs) <= MAX_SERIES:
+            raise ValueError(f"Queue between 1 and {MAX_SERIES} jobs at once, not {len(specs)}.")
+        for spec in specs:
+            spec.model.validate()
+            spec.train.validate()
+            over_budget = budget_problems(spec.model, spec.train)
+            if over_budget:
+                raise ConfigError(over_budget)
         key = owner_key(owner)
+        run_ids = []
         with self._lock:
             if self._closed:
                 raise RuntimeError("The job queue is shut down.")
@@ -183,15 +207,18 @@ class JobQueue:
                 if len(mine) >= MAX_WAITING_PER_OWNER:
                     raise QueueFullError(f"You already have a training {mine[0].status} ({mine[0].name}). Stop it, "
                                          "or wait for it to finish, before starting another.")
-            run_id = self.store.create(model, train, preset=preset, name=name, params=count_params(model),
-                                       status=QUEUED, owner=key, executor=self.executor.name, files=files)
-            info = self.store.get(run_id)
-            self._waiting.append(run_id)
-            self._info[run_id] = Job(run_id, info.name, QUEUED, key, len(self._waiting), info.created)
+            for spec in specs:
+                run_id = self.store.create(spec.model, spec.train, preset=spec.preset, name=spec.name,
+                                           params=count_params(spec.model), status=QUEUED, owner=key,
+                                           executor=self.executor.name, files=spec.files)
+                info = self.store.get(run_id)
+                self._waiting.append(run_id)
+                self._info[run_id] = Job(run_id, info.name, QUEUED, key, len(self._waiting), info.created)
+                run_ids.append(run_id)
             # With a free slot it starts now, so the page that submitted it already shows it training.
             self._launch_locked()
             self._lock.notify_all()
-        return run_id
+        return run_ids
 
     def jobs(self) -> list[Job]:
         """Running jobs first, then waiting ones in the order they will start."""

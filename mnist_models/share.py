@@ -2,7 +2,7 @@
 
 Every field of ModelConfig and TrainConfig is a parameter of the same name, plus `preset` (the step the settings
 start from). Lists are written compactly: `hidden_units=200,100,60,30` and `conv_layers=6x6s1,12x5s2,24x4s2`
-(filters x kernel size s stride). Reading a link never fails: an unknown name or a bad value is left out, the
+(filters x kernel size s stride, then p and the max-pooling size when there is pooling). Reading a link never fails: an unknown name or a bad value is left out, the
 preset's value is kept, and a note says which and why.
 """
 
@@ -18,13 +18,16 @@ from mnist_models.config import ConvLayer, ModelConfig, TrainConfig
 from mnist_models.presets import DEFAULT_PRESET, PRESETS
 
 PRESET = "preset"
-MODEL_FIELDS = tuple(item.name for item in dataclasses.fields(ModelConfig))
-TRAIN_FIELDS = tuple(item.name for item in dataclasses.fields(TrainConfig))
+# Fields the Train page has no control for: they describe where a job comes from (a fine-tuning's base run),
+# not a network a link could hand out.
+NOT_SHARED = frozenset({"fine_tune_from", "personal_digits_owner"})
+MODEL_FIELDS = tuple(item.name for item in dataclasses.fields(ModelConfig) if item.name not in NOT_SHARED)
+TRAIN_FIELDS = tuple(item.name for item in dataclasses.fields(TrainConfig) if item.name not in NOT_SHARED)
 PARAM_NAMES = (PRESET, *MODEL_FIELDS, *TRAIN_FIELDS)
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
 MAX_NOTED_VALUE = 40  # characters of a bad value repeated in its note
-_CONV = re.compile(r"(\d{1,4})x(\d{1,3})(?:s(\d{1,2}))?")
+_CONV = re.compile(r"(\d{1,4})x(\d{1,3})(?:s(\d{1,2}))?(?:p(\d{1,2}))?")
 
 
 @dataclass
@@ -142,8 +145,8 @@ def _parse_convs(text: str) -> list[ConvLayer]:
         match = _CONV.fullmatch(part.strip().lower())
         if match is None:
             raise ValueError("write each layer as filters x kernel size s stride, like 6x6s1,12x5s2")
-        filters, kernel, stride = match.groups()
-        layers.append(ConvLayer(int(filters), int(kernel), int(stride or 1)))
+        filters, kernel, stride, pool = match.groups()
+        layers.append(ConvLayer(int(filters), int(kernel), int(stride or 1), pool_size=int(pool or 1)))
     return layers
 
 
@@ -154,7 +157,8 @@ def _format(value: object) -> str:
         return repr(value)  # the shortest text that reads back as the same float
     if isinstance(value, list):
         if all(isinstance(item, ConvLayer) for item in value):
-            return ",".join(f"{layer.filters}x{layer.kernel_size}s{layer.stride}" for layer in value)
+            return ",".join(f"{layer.filters}x{layer.kernel_size}s{layer.stride}"
+                            + (f"p{layer.pool_size}" if layer.pool_size != 1 else "") for layer in value)
         return ",".join(str(item) for item in value)
     return str(value)
 

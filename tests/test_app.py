@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "dashboard" / "app.py"
 # The first run imports pandas, plotly and the core package; a loaded 2-core machine needs the headroom.
 TIMEOUT = 60
-PAGES = ["app_pages/train.py", "app_pages/runs.py", "app_pages/draw.py", "app_pages/inspect.py"]
+PAGES = ["app_pages/lab.py", "app_pages/train.py", "app_pages/runs.py", "app_pages/draw.py", "app_pages/inspect.py"]
 
 
 @pytest.fixture
@@ -51,7 +51,8 @@ def runs_folder(tmp_path, monkeypatch):
     st.cache_resource.clear()
 
 
-def open_app(page: str | None = None) -> AppTest:
+def open_app(page: str | None = "app_pages/train.py") -> AppTest:
+    """The app opened on `page` (Train unless told; None stays on the first page, Lab)."""
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
     if page is not None:
         at.switch_page(page).run()

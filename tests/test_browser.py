@@ -64,7 +64,7 @@ def stop_button(page):
 
 
 def open_app(page, server) -> None:
-    page.goto(server.url)
+    page.goto(f"{server.url}/train")
     expect(page.get_by_role("heading", name="Train a network")).to_be_visible(timeout=60_000)
     expect(train_button(page)).to_be_visible()
 

@@ -10,13 +10,13 @@ from hypothesis import strategies as st
 
 from mnist_models.config import ACTIVATIONS, OPTIMIZERS, SCHEDULES, ConvLayer, ModelConfig, TrainConfig
 from mnist_models.presets import DEFAULT_PRESET, PRESETS
-from mnist_models.share import MODEL_FIELDS, PARAM_NAMES, TRAIN_FIELDS, from_params, to_params
+from mnist_models.share import MODEL_FIELDS, NOT_SHARED, PARAM_NAMES, TRAIN_FIELDS, from_params, to_params
 
 
 def test_every_config_field_has_a_parameter_of_the_same_name():
     names = {item.name for config in (ModelConfig, TrainConfig) for item in dataclasses.fields(config)}
-    assert names == set(MODEL_FIELDS) | set(TRAIN_FIELDS)
-    assert set(PARAM_NAMES) == names | {"preset"}
+    assert names - NOT_SHARED == set(MODEL_FIELDS) | set(TRAIN_FIELDS)
+    assert set(PARAM_NAMES) == (names - NOT_SHARED) | {"preset"}
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -74,14 +74,21 @@ def test_repeated_parameter_counts_its_last_value_and_long_values_are_shortened(
     assert len(note) < 400
 
 
+def test_pooling_is_written_only_where_there_is_some():
+    model = ModelConfig(conv_layers=[ConvLayer(8, 3, 1, pool_size=2), ConvLayer(16, 3, 1)], hidden_units=[])
+    params = to_params(model, TrainConfig(), "softmax")
+    assert params["conv_layers"] == "8x3s1p2,16x3s1"
+    assert from_params(params).model == model
+
+
 def test_conv_activation_follows_the_network_activation():
     shared = from_params({"preset": "conv", "activation": "tanh"})
     assert {layer.activation for layer in shared.model.conv_layers} == {"tanh"}
 
 
 _units = st.lists(st.integers(1, 512), max_size=4)
-_convs = st.lists(st.builds(ConvLayer, st.integers(1, 64), st.sampled_from([3, 4, 5, 6]), st.integers(1, 2)),
-                  max_size=3)
+_convs = st.lists(st.builds(ConvLayer, st.integers(1, 64), st.sampled_from([3, 4, 5, 6]), st.integers(1, 2),
+                            pool_size=st.sampled_from([1, 1, 2])), max_size=3)
 
 
 @given(units=_units, convs=_convs, activation=st.sampled_from(ACTIVATIONS), dropout=st.floats(0, 0.95),

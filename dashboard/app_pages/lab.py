@@ -1,0 +1,237 @@
+"""Lab: the codelab's path step by step. Each step says what changes and why, asks a question, trains its preset
+with one button, and sets the learner's result beside the codelab's and their curves beside the previous step's."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, state
+from dashboard.identity import identity
+from dashboard.live_chart import live_chart
+from dashboard.live_view import live_ui
+from dashboard.presentation import presenting
+from dashboard.widgets import plain
+from mnist_models import course
+from mnist_models.config import ConfigError
+from mnist_models.course import Step
+from mnist_models.data import load_mnist
+from mnist_models.jobs import JobSpec, QueueFullError, owner_key
+from mnist_models.runs import RunInfo
+
+STEP_KEY = "lab_step"  # the chosen step's id, kept across pages by the entry script
+STEP_PARAM = "step"  # ?step=conv opens that step (a teacher's link)
+FIX_KEY = "lesson_fix"
+CHART_HEIGHT = 340
+SAMPLE_DIGITS = 12
+
+INTRO = ("Follow Martin Görner's *TensorFlow without a PhD* codelab one step at a time: from a single layer that "
+         "reads 92% of handwritten digits to a convolutional network past 99%. Each step explains what changes, "
+         "asks you a question, and trains the step's network with one button. Your results appear beside the "
+         "codelab's.")
+
+
+def _move(offset: int) -> None:
+    ids = [step.id for step in course.steps()]
+    index = ids.index(st.session_state.get(STEP_KEY, ids[0]))
+    st.session_state[STEP_KEY] = ids[max(0, min(len(ids) - 1, index + offset))]
+
+
+def step_choice_ui() -> tuple[int, Step]:
+    """Previous / the Step box / Next, kept in step with ?step= in the address; returns the step and its number."""
+    steps = course.steps()
+    ids = [step.id for step in steps]
+    wanted = st.query_params.get(STEP_PARAM)
+    if wanted is not None and wanted != st.session_state.get("_lab_step_param"):
+        if wanted in ids:
+            st.session_state[STEP_KEY] = wanted
+        else:
+            st.warning(f"The link asks for a step called {plain(wanted[:40])!r}, which this course does not have: "
+                       f"showing the first step. The steps are {', '.join(ids)}.", icon=":material/link_off:")
+    st.session_state["_lab_step_param"] = wanted
+    if st.session_state.get(STEP_KEY) not in ids:
+        st.session_state[STEP_KEY] = ids[0]
+    index = ids.index(st.session_state[STEP_KEY])
+    left, middle, right = st.columns([1, 5, 1], vertical_alignment="bottom")
+    left.button("Previous", icon=":material/arrow_back:", on_click=_move, args=(-1,), disabled=index == 0,
+                width="stretch", key="lab_previous")
+    titles = {step.id: f"{number}. {step.title}" for number, step in enumerate(steps, start=1)}
+    chosen = middle.selectbox("Step", ids, key=STEP_KEY, format_func=titles.get)
+    right.button("Next", icon=":material/arrow_forward:", on_click=_move, args=(1,),
+                 disabled=index == len(ids) - 1, width="stretch", key="lab_next")
+    if st.query_params.get(STEP_PARAM) != chosen:
+        st.query_params[STEP_PARAM] = chosen
+        st.session_state["_lab_step_param"] = chosen
+    return ids.index(chosen) + 1, steps[ids.index(chosen)]
+
+
+def progress_table_ui(runs: list[RunInfo], owner: str | None) -> None:
+    """Every step with the codelab's accuracy and the learner's best."""
+    rows = course.progress_rows(runs, owner)
+    done = sum(1 for row in rows if row["your best"] is not None)
+    trainable = sum(1 for step in course.steps() if step.preset)
+    with st.expander(f"Your progress: {done} of {trainable} steps trained", expanded=not presenting(),
+                     icon=":material/checklist:"):
+        st.dataframe(rows, hide_index=True, width="stretch", key="lab_progress", column_config={
+            "step": st.column_config.NumberColumn("step", width="small"),
+            "title": st.column_config.TextColumn("step title", width="large"),
+            "codelab": st.column_config.NumberColumn("codelab", format="percent"),
+            "your best": st.column_config.NumberColumn("your best test accuracy", format="percent"),
+            "runs": st.column_config.NumberColumn("your runs", width="small"),
+        })
+
+
+def theory_ui(step: Step) -> None:
+    st.markdown(step.theory)
+    st.markdown(f"**What to look for:** {step.look_for}")
+    st.info(f"**Think about it:** {step.question}", icon=":material/psychology:")
+    with st.expander("Reveal the answer", icon=":material/lightbulb:"):
+        st.markdown(step.answer)
+
+
+def data_ui() -> None:
+    """The data step: a few training digits with their labels, and the sizes of the three parts."""
+    data = load_mnist()
+    images, labels = data.x_train[:SAMPLE_DIGITS], data.y_train[:SAMPLE_DIGITS]
+    figure = charts.image_grid_figure(images, [f"label {int(label)}" for label in labels], columns=6,
+                                      zrange=(0, 255), tile_height=90)
+    st.plotly_chart(figure, key="lab_samples", config={"displayModeBar": False})
+    numbers = st.columns(3)
+    numbers[0].metric("Training images", f"{len(data.x_train) - 5_000:,}", help="The default; Train can change it.")
+    numbers[1].metric("Validation images", "5,000", help="Held out of the 60,000 training images.")
+    numbers[2].metric("Test images", f"{len(data.x_test):,}", help="Written by other people; only for the score.")
+    st.page_link("app_pages/draw.py", label="Draw your own digit on the Draw page", icon=":material/draw:")
+
+
+def submit(specs: list[JobSpec]) -> None:
+    """Queue the step's job (or the lesson's two), or keep the reason it could not be queued for the page."""
+    try:
+        state.job_queue().submit_series(specs, owner=identity())
+    except (QueueFullError, ConfigError, RuntimeError, OSError) as error:
+        st.session_state["lab_error"] = str(error)
+
+
+def _curves(info: RunInfo) -> dict:
+    return state.progress(info.run_id).curves()
+
+
+def comparison_ui(step: Step, best: RunInfo, runs: list[RunInfo], owner: str | None) -> None:
+    """The learner's best run of this step beside their best of the previous step, train and test."""
+    previous = course.previous_training_step(step)
+    earlier = course.best_run(previous, runs, owner) if previous else None
+    shown = {f"{step.title} (yours)": _curves(best)}
+    if earlier is not None:
+        shown[f"{previous.title} (yours)"] = _curves(earlier)
+    height = 520 if presenting() else CHART_HEIGHT
+    for metric in ("accuracy", "loss"):
+        figure = charts.train_test_figure(shown, metric, height=height)
+        if presenting():
+            figure = charts.projector_style(figure)
+        live_chart(figure.to_json(), key=f"lab_compare_{metric}", height=height)
+    if earlier is None and previous is not None:
+        st.caption(f"Train the previous step ({previous.title}) too, to see the two side by side.")
+    elif earlier is not None:
+        gain = (best.test_accuracy - earlier.test_accuracy) * 100
+        st.caption(f"Test accuracy {gain:+.2f} points against the previous step. Dashed: the training images; "
+                   "solid: the test images. Where a run's two lines drift apart, it overfits.")
+
+
+def training_step_ui(step: Step) -> None:
+    """The codelab's figure, the learner's best, Train this step, and the live or finished curves."""
+    preset = step.trains
+    me = identity()
+    key = owner_key(me)
+    runs = state.run_store().list()
+    best = course.best_run(step, runs, key)
+    numbers = st.columns(2)
+    codelab = preset.codelab_accuracy
+    numbers[0].metric("Codelab", f"{codelab:.1%}" if codelab is not None else "–")
+    delta = f"{(best.test_accuracy - codelab) * 100:+.1f} points" if best and codelab is not None else None
+    numbers[1].metric("Your best", f"{best.test_accuracy:.2%}" if best else "–", delta=delta)
+    model, train = preset.configs()
+    st.caption(f"{preset.description} {preset.params:,} parameters · {train.epochs} epochs · "
+               f"batches of {train.batch_size}.")
+    mine = state.job_queue().jobs_of(me)
+    if st.button("Train this step", type="primary", icon=":material/play_arrow:", key=f"train_step_{step.id}",
+                 disabled=bool(mine), help="Trains this step's network with the codelab's settings. To change "
+                                           "them, open the same preset on the Train page."):
+        submit([JobSpec(model, train, preset.name, preset.title)])
+        st.rerun()
+    if mine:
+        st.caption(f"You have a training under way ({plain(mine[0].name)}); one at a time per learner.")
+    if "lab_error" in st.session_state:
+        st.warning(st.session_state.pop("lab_error"))
+    latest = next(iter(course.step_runs(step, runs, key)), None)
+    if latest is not None and not state.progress(latest.run_id).done:
+        live_ui(latest.run_id, key="lab")
+    elif best is not None:
+        comparison_ui(step, best, runs, key)
+    else:
+        st.info("Press **Train this step**: accuracy and loss for the training and the test images grow here, "
+                "live. Meanwhile, think about the question on the left.", icon=":material/model_training:")
+
+
+def lesson_ui() -> None:
+    """The overfitting lesson in one click: the overfitting network, then the same with a fix, overlaid."""
+    st.subheader("The overfitting lesson, in one click")
+    st.markdown("A wide network (two layers of 512) trained on only 1,000 images learns them by heart. Train it, "
+                "then the same network with a fix, one after the other; their curves appear on the same charts.")
+    me = identity()
+    key = owner_key(me)
+    fix = st.radio("Then pull the curves back together with", list(course.FIXES), key=FIX_KEY,
+                   format_func=course.FIXES.get, horizontal=True)
+    mine = state.job_queue().jobs_of(me)
+    if st.button("Run the overfitting lesson", icon=":material/science:", key="lesson_button", disabled=bool(mine),
+                 help="Queues two trainings: the overfitting network, then the fixed one."):
+        submit(course.overfitting_lesson(fix))
+        st.rerun()
+    runs = course.lesson_runs(state.run_store().list(), key)
+    if not runs:
+        return
+    active = [info for info in runs if not state.progress(info.run_id).done]
+
+    @st.fragment(run_every=1.0 if active else None)
+    def lesson_charts() -> None:
+        progress = {info.name.removeprefix(f"{course.LESSON_NAME}: "): state.progress(info.run_id) for info in runs}
+        shown = {label: item.curves() for label, item in progress.items()}
+        status = ", ".join(f"{label}: {item.status}" for label, item in progress.items())
+        st.caption(f"Your latest lesson · {status}")
+        height = 520 if presenting() else CHART_HEIGHT
+        columns = st.columns(2)
+        for column, metric in zip(columns, ("accuracy", "loss"), strict=True):
+            figure = charts.train_test_figure(shown, metric, height=height)
+            if presenting():
+                figure = charts.projector_style(figure)
+            with column:
+                live_chart(figure.to_json(), key=f"lesson_{metric}", height=height)
+        if active and all(item.done for item in progress.values()):
+            st.rerun()
+
+    lesson_charts()
+    st.markdown("**What to look at:** in the overfitting run the dashed training curve races to 100% accuracy and a "
+                "loss near 0, while the solid test curve stalls and its loss turns upwards: the network memorises "
+                "the 1,000 images. In the fixed run the two curves stay closer and the test loss climbs less, or "
+                "not at all: dropout makes memorising hard, more images make it impossible.")
+
+
+def page() -> None:
+    st.title("Lab: neural networks, step by step")
+    if not presenting():
+        st.markdown(INTRO)
+    runs = state.run_store().list()
+    progress_table_ui(runs, owner_key(identity()))
+    number, step = step_choice_ui()
+    st.header(f"Step {number}: {step.title}", anchor=False)
+    theory, results = st.columns([1, 1], gap="large")
+    with theory:
+        theory_ui(step)
+    with results:
+        if step.preset:
+            training_step_ui(step)
+        else:
+            data_ui()
+    if step.lesson == "overfitting":
+        st.divider()
+        lesson_ui()
+
+
+page()

@@ -1,0 +1,146 @@
+"""The Lab's course: the codelab's steps (text in course.toml), a learner's best result per step, and the
+overfitting lesson's pair of runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mnist_models.jobs import JobSpec
+from mnist_models.presets import PRESETS, Preset
+from mnist_models.progress import COMPLETED, STOPPED
+from mnist_models.runs import RunInfo
+
+COURSE_FILE = Path(__file__).with_name("course.toml")
+OVERFIT_PRESET = "overfit-demo"
+LESSON_NAME = "Overfitting lesson"
+# The two ways the lesson pulls the curves back together: the same network with dropout, or with more images.
+FIXES = {
+    "dropout": "the same network with 50% dropout",
+    "more-data": "the same network on 20 times more images (20,000; about 20 times longer)",
+}
+LESSON_DROPOUT = 0.5
+LESSON_DATA_FACTOR = 20
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the course: what it teaches, the preset it trains (None for reading only), its question."""
+
+    id: str
+    title: str
+    theory: str
+    look_for: str
+    question: str
+    answer: str
+    preset: str | None = None
+    lesson: str | None = None  # "overfitting": the step offers the one-click overfitting lesson
+
+    @property
+    def trains(self) -> Preset | None:
+        return PRESETS[self.preset] if self.preset else None
+
+
+@functools.cache
+def steps(path: Path = COURSE_FILE) -> tuple[Step, ...]:
+    """The course's steps in order, read from `path`; ValueError naming the step and field that is wrong."""
+    with open(path, "rb") as file:
+        data = tomllib.load(file)
+    found = []
+    names = {item.name for item in dataclasses.fields(Step)}
+    required = {item.name for item in dataclasses.fields(Step) if item.default is dataclasses.MISSING}
+    for index, raw in enumerate(data.get("step", []), start=1):
+        where = f"Step {index} ({raw.get('id', 'no id')}) in {path.name}"
+        if missing := sorted(required - set(raw)):
+            raise ValueError(f"{where} lacks {', '.join(missing)}.")
+        if unknown := sorted(set(raw) - names):
+            raise ValueError(f"{where} has unknown fields {', '.join(unknown)}.")
+        if raw.get("preset") is not None and raw["preset"] not in PRESETS:
+            raise ValueError(f"{where} trains the unknown preset {raw['preset']!r}.")
+        found.append(Step(**{key: value.strip() if isinstance(value, str) else value for key, value in raw.items()}))
+    ids = [step.id for step in found]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"Step ids must be unique in {path.name}.")
+    if not found:
+        raise ValueError(f"{path.name} has no [[step]].")
+    return tuple(found)
+
+
+def get_step(step_id: str) -> Step:
+    """The step called `step_id`; ValueError listing the valid ids otherwise."""
+    for step in steps():
+        if step.id == step_id:
+            return step
+    raise ValueError(f"Unknown step {step_id!r}: choose one of {', '.join(step.id for step in steps())}.")
+
+
+def previous_training_step(step: Step) -> Step | None:
+    """The closest earlier step that trains something: what this step's curves are compared with."""
+    earlier = steps()[: steps().index(step)]
+    return next((other for other in reversed(earlier) if other.preset), None)
+
+
+def has_result(info: RunInfo) -> bool:
+    return info.status in (COMPLETED, STOPPED) and info.test_accuracy is not None
+
+
+def step_runs(step: Step, runs: Iterable[RunInfo], owner: str | None) -> list[RunInfo]:
+    """The owner's runs of a step's preset (unchanged settings), newest first."""
+    if not step.preset or owner is None:
+        return []
+    mine = [info for info in runs if info.owner == owner and info.preset == step.preset]
+    return sorted(mine, key=lambda info: info.created, reverse=True)
+
+
+def best_run(step: Step, runs: Iterable[RunInfo], owner: str | None) -> RunInfo | None:
+    """The owner's run of this step with the highest test accuracy, among finished or stopped ones."""
+    finished = [info for info in step_runs(step, runs, owner) if has_result(info)]
+    return max(finished, key=lambda info: info.test_accuracy, default=None)
+
+
+def progress_rows(runs: Sequence[RunInfo], owner: str | None) -> list[dict]:
+    """One row per step: the codelab's accuracy, the owner's best test accuracy and how many runs they made."""
+    rows = []
+    for number, step in enumerate(steps(), start=1):
+        preset = step.trains
+        best = best_run(step, runs, owner)
+        rows.append({
+            "step": number,
+            "title": step.title,
+            "codelab": preset.codelab_accuracy if preset else None,
+            "your best": best.test_accuracy if best else None,
+            "runs": len(step_runs(step, runs, owner)),
+        })
+    return rows
+
+
+def overfitting_lesson(fix: str) -> list[JobSpec]:
+    """The lesson's two jobs: the overfitting preset, then the same network with `fix` ("dropout" or "more-data")."""
+    if fix not in FIXES:
+        raise ValueError(f"Unknown fix {fix!r}: choose one of {', '.join(FIXES)}.")
+    model, train = PRESETS[OVERFIT_PRESET].configs()
+    first = JobSpec(model, train, OVERFIT_PRESET, f"{LESSON_NAME}: overfitting")
+    if fix == "dropout":
+        second = JobSpec(dataclasses.replace(model, dropout_rate=LESSON_DROPOUT), train, "custom",
+                         f"{LESSON_NAME}: with dropout")
+    else:
+        second = JobSpec(model, dataclasses.replace(train, train_size=train.train_size * LESSON_DATA_FACTOR),
+                         "custom", f"{LESSON_NAME}: 20x more images")
+    return [first, second]
+
+
+def lesson_runs(runs: Iterable[RunInfo], owner: str | None) -> list[RunInfo]:
+    """The owner's latest overfitting lesson: its two runs, the overfitting one first (empty if there is none)."""
+    if owner is None:
+        return []
+    mine = sorted((info for info in runs if info.owner == owner and info.name.startswith(LESSON_NAME)),
+                  key=lambda info: info.created, reverse=True)
+    first = next((info for info in mine if info.preset == OVERFIT_PRESET), None)
+    if first is None:
+        return []
+    second = [info for info in mine if info.preset != OVERFIT_PRESET and info.created >= first.created]
+    return [first, second[-1]] if second else [first]

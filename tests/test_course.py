@@ -1,0 +1,72 @@
+"""The course file: steps in the codelab's order, each naming a real preset, and a bad file explained."""
+
+from __future__ import annotations
+
+import pytest
+
+from mnist_models import course
+from mnist_models.config import ModelConfig, TrainConfig
+from mnist_models.jobs import owner_key
+from mnist_models.presets import PRESETS
+from mnist_models.runs import RunStore
+
+CODELAB_ORDER = ["softmax", "five-layer-sigmoid", "five-layer-relu", "five-layer-relu-adam", "five-layer-decay",
+                 "five-layer-dropout", "conv", "conv-bigger-dropout", "conv-batchnorm"]
+
+
+def test_steps_follow_the_codelab_and_start_with_the_data():
+    steps = course.steps()
+    assert steps[0].id == "data" and steps[0].preset is None
+    trained = [step.preset for step in steps if step.preset]
+    assert trained[: len(CODELAB_ORDER)] == CODELAB_ORDER
+    for step in steps:
+        assert step.title and step.theory and step.question.endswith("?") and len(step.answer) > 80
+    assert [step.id for step in steps if step.lesson] == ["five-layer-dropout"]
+
+
+def test_get_step_and_previous_training_step():
+    assert course.get_step("conv").preset == "conv"
+    assert course.previous_training_step(course.get_step("conv")).id == "five-layer-dropout"
+    assert course.previous_training_step(course.get_step("softmax")) is None
+    with pytest.raises(ValueError, match="Unknown step 'resnet'"):
+        course.get_step("resnet")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[[step]]\nid = "a"\ntitle = "A"\n', "lacks answer, look_for, question, theory"),
+    ('[[step]]\nid = "a"\ntitle = "A"\ntheory = "t"\nlook_for = "l"\nquestion = "q?"\nanswer = "a"\n'
+     'preset = "resnet"\n', "unknown preset 'resnet'"),
+    ('[[step]]\nid = "a"\ntitle = "A"\ntheory = "t"\nlook_for = "l"\nquestion = "q?"\nanswer = "a"\ncolour = 1\n',
+     "unknown fields colour"),
+    ("", "has no"),
+])
+def test_a_broken_course_file_names_the_problem(tmp_path, text, message):
+    path = tmp_path / "course.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        course.steps(path)
+
+
+def test_overfitting_lesson_pairs_the_overfitting_network_with_its_fix():
+    first, second = course.overfitting_lesson("dropout")
+    assert (first.model, first.train) == PRESETS["overfit-demo"].configs()
+    assert second.model.dropout_rate == course.LESSON_DROPOUT and second.train == first.train
+    first, second = course.overfitting_lesson("more-data")
+    assert second.model == first.model
+    assert second.train.train_size == first.train.train_size * course.LESSON_DATA_FACTOR
+    assert not second.train.problems()
+    with pytest.raises(ValueError, match="Unknown fix"):
+        course.overfitting_lesson("magic")
+
+
+def test_lesson_runs_finds_the_owners_latest_pair(tmp_path):
+    store = RunStore(tmp_path)
+    me = owner_key("me")
+    ids = []
+    for spec in course.overfitting_lesson("dropout"):
+        ids.append(store.create(spec.model, spec.train, preset=spec.preset, name=spec.name, owner=me))
+    store.create(ModelConfig(), TrainConfig(), preset="overfit-demo", name="Overfitting lesson: overfitting",
+                 owner=owner_key("someone else"))
+    assert [info.run_id for info in course.lesson_runs(store.list(), me)] == ids
+    assert course.lesson_runs(store.list(), owner_key("nobody")) == []
+    assert course.lesson_runs(store.list(), None) == []

@@ -1,0 +1,193 @@
+"""The Lab page under AppTest: every step renders with its text and button, Train this step queues that step's
+preset, the progress table fills in from the learner's runs, the overfitting lesson queues its pair, and links
+open a step. Jobs go to a parked executor (accepted, never started), so no worker trains here; the browser tests
+run the lesson for real."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard import state
+from mnist_models import course
+from mnist_models.config import loads
+from mnist_models.jobs import JobQueue, owner_key
+from mnist_models.presets import PRESETS
+from mnist_models.runs import HOST, RunStore
+
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+TIMEOUT = 60  # the first run imports pandas, plotly and the core package on a loaded 2-core machine
+LEARNER = "learner-in-test"
+
+
+class ParkedWorker:
+    pid = None
+    host = HOST
+
+    def poll(self):
+        return None  # "still running", for as long as the test lasts
+
+    def kill(self):
+        pass
+
+    def exit_reason(self, code):
+        return "parked"
+
+
+class ParkedExecutor:
+    """Accepts every job and starts nothing: what the queue did is all the test looks at."""
+
+    name = "local"
+
+    def start(self, store, run_id, threads):
+        return ParkedWorker()
+
+    def prepare(self):
+        pass
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def lab(tmp_path, monkeypatch):
+    """A fresh run store, and the pages' job queue replaced by one whose jobs never start."""
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "lab-runs"))
+    st.cache_resource.clear()
+    store = RunStore(tmp_path / "lab-runs")
+    queue = JobQueue(store, executor=ParkedExecutor(), max_running=50)
+    monkeypatch.setattr(state, "job_queue", lambda: queue)
+    yield store
+    queue.shutdown()
+    st.cache_resource.clear()
+
+
+def open_lab(step: str | None = None, identity: str = LEARNER, **params: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.session_state["identity"] = identity
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.run()
+    if step is not None:
+        at.selectbox(key="lab_step").select(step).run()
+    assert not at.exception, [item.value for item in at.exception]
+    return at
+
+
+def buttons(at: AppTest) -> list[str]:
+    return [button.label for button in at.button]
+
+
+def text_of(at: AppTest) -> str:
+    return " ".join(item.value for item in [*at.markdown, *at.info, *at.caption, *at.header])
+
+
+def test_lab_is_the_first_page_and_opens_on_the_data_step(lab):
+    at = open_lab()
+    assert at.title[0].value == "Lab: neural networks, step by step"
+    assert at.selectbox(key="lab_step").value == "data"
+    assert "Train this step" not in buttons(at)
+    assert "60,000 for training" in text_of(at)
+    assert at.query_params["step"] == "data"
+
+
+@pytest.mark.parametrize("step", course.steps(), ids=lambda step: step.id)
+def test_every_step_renders_its_text_question_and_button(lab, step):
+    at = open_lab(step.id)
+    text = text_of(at)
+    assert step.title in " ".join(header.value for header in at.header)
+    assert step.question in text
+    assert step.look_for.split(":")[0][:30] in text
+    assert [item.label for item in at.expander if item.label == "Reveal the answer"]
+    assert ("Train this step" in buttons(at)) == (step.preset is not None)
+    assert ("Run the overfitting lesson" in buttons(at)) == (step.lesson == "overfitting")
+    if step.preset and PRESETS[step.preset].codelab_accuracy is not None:
+        [codelab] = [metric for metric in at.metric if metric.label == "Codelab"]
+        assert codelab.value == f"{PRESETS[step.preset].codelab_accuracy:.1%}"
+
+
+@pytest.mark.parametrize("step", [step for step in course.steps() if step.preset], ids=lambda step: step.id)
+def test_train_this_step_queues_that_steps_preset_for_this_learner(lab, step):
+    at = open_lab(step.id)
+    [button] = [button for button in at.button if button.label == "Train this step"]
+    button.click().run()
+    assert not at.exception, [item.value for item in at.exception]
+    [info] = lab.list()
+    assert (info.preset, info.owner, info.name) == (step.preset, owner_key(LEARNER), PRESETS[step.preset].title)
+    model, train = loads((lab.folder(info.run_id) / "config.json").read_text())
+    assert (model, train) == PRESETS[step.preset].configs()
+    # One training at a time: the button now waits for this one.
+    [button] = [button for button in at.button if button.label == "Train this step"]
+    assert button.disabled
+
+
+def _finished_run(store: RunStore, preset: str, owner: str, accuracy: float) -> str:
+    model, train = PRESETS[preset].configs()
+    run_id = store.create(model, train, preset=preset, owner=owner_key(owner), name=PRESETS[preset].title)
+    store.update(run_id, status="completed", test_accuracy=accuracy, epochs_completed=train.epochs,
+                 history={"train": [], "validation": [],
+                          "test": [{"epoch": 1, "step": 10, "accuracy": accuracy, "loss": 0.3}]})
+    return run_id
+
+
+def test_progress_table_shows_the_learners_best_per_step(lab):
+    _finished_run(lab, "softmax", LEARNER, 0.9101)
+    _finished_run(lab, "softmax", LEARNER, 0.9213)
+    _finished_run(lab, "conv", LEARNER, 0.9876)
+    _finished_run(lab, "conv", "somebody-else", 0.9990)  # another learner's run is not this learner's progress
+    at = open_lab()
+    table = at.dataframe[0].value.set_index("title")
+    assert table.loc["One layer: softmax", "your best"] == pytest.approx(0.9213)
+    assert table.loc["One layer: softmax", "runs"] == 2
+    assert table.loc["A convolutional network", "your best"] == pytest.approx(0.9876)
+    assert table.loc["A convolutional network", "codelab"] == pytest.approx(PRESETS["conv"].codelab_accuracy)
+    assert table["your best"].isna().sum() == len(table) - 2
+    assert any("2 of" in item.label for item in at.expander)
+
+
+def test_a_finished_step_shows_the_result_beside_the_codelab_and_the_previous_step(lab):
+    _finished_run(lab, "five-layer-sigmoid", LEARNER, 0.9500)
+    _finished_run(lab, "five-layer-relu", LEARNER, 0.9700)
+    at = open_lab("five-layer-relu")
+    [yours] = [metric for metric in at.metric if metric.label == "Your best"]
+    assert yours.value == "97.00%"
+    assert "+2.00 points against the previous step" in text_of(at)
+
+
+def test_overfitting_lesson_queues_the_overfitting_run_then_the_fix(lab):
+    at = open_lab("five-layer-dropout")
+    [button] = [button for button in at.button if button.label == "Run the overfitting lesson"]
+    button.click().run()
+    assert not at.exception, [item.value for item in at.exception]
+    first, second = sorted(lab.list(), key=lambda info: info.created)
+    assert first.preset == "overfit-demo" and second.name == "Overfitting lesson: with dropout"
+    model, _ = loads((lab.folder(second.run_id) / "config.json").read_text())
+    assert model.dropout_rate == course.LESSON_DROPOUT
+    assert "Your latest lesson" in text_of(at)
+
+
+def test_a_link_opens_a_step_and_a_bad_one_says_so(lab):
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["step"] = "conv"
+    at.run()
+    assert at.selectbox(key="lab_step").value == "conv"
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["step"] = "resnet"
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="lab_step").value == "data"
+    assert "does not have" in at.warning[0].value
+
+
+def test_next_and_previous_walk_the_steps(lab):
+    at = open_lab()
+    [next_button] = [button for button in at.button if button.label == "Next"]
+    next_button.click().run()
+    assert at.selectbox(key="lab_step").value == course.steps()[1].id
+    assert at.query_params["step"] == course.steps()[1].id
+    [previous] = [button for button in at.button if button.label == "Previous"]
+    previous.click().run()
+    assert at.selectbox(key="lab_step").value == "data"
