@@ -5,11 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import state
+from dashboard import presentation, state
 from dashboard.identity import identity, is_teacher
 from dashboard.live_view import live_ui
+from dashboard.presentation import presenting
 from dashboard.widgets import plain
 from mnist_models import config as cfg
+from mnist_models import share
 from mnist_models.architecture import count_params, summary_rows
 from mnist_models.budget import budget_problems
 from mnist_models.config import ConvLayer, ModelConfig, TrainConfig
@@ -18,6 +20,11 @@ from mnist_models.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
 from mnist_models.runs import RunNotFoundError
 
 NET_TYPES = ("Dense", "Convolutional")
+URL_STATE_KEY = "_train_url"  # the address as this page last wrote it
+APP_PARAMS = (presentation.KEY,)  # parameters of the whole app, not Train settings
+# The controls' ranges where they are narrower than what a config allows (a link past them would break the widget).
+URL_LIMITS = {"dropout_rate": (0.0, 0.9), "lr_decay": (0.0, 1.0), "min_learning_rate": (0.0, 1.0),
+              "lr_decay_steps": (1, 1_000_000), "learning_rate": (0.0, 100.0)}
 DEFAULT_CONV = ConvLayer(8, 5, 2)
 
 
@@ -282,16 +289,59 @@ def buttons_ui(problems: list[str], run_id: str | None, settings: tuple) -> None
         st.warning(st.session_state.pop("train_error"))
 
 
+def url_ui() -> None:
+    """Open the settings a link asks for: a shared link, a bookmark, or the browser's back button (the address
+    then differs from what this page last wrote into it). Values that cannot be used are named in a note."""
+    params = st.query_params.to_dict()
+    if params == st.session_state.get(URL_STATE_KEY):
+        return
+    asked = {name: value for name, value in params.items() if name not in APP_PARAMS}
+    if not asked:
+        return
+    shared = share.from_params(asked, limits=URL_LIMITS)
+    st.session_state["preset"] = shared.preset
+    set_controls(shared.model, shared.train, run_name=PRESETS[shared.preset].title)
+    if shared.notes:
+        st.session_state["url_notes"] = shared.notes
+
+
+def write_url(model: ModelConfig, train: TrainConfig, preset: Preset) -> None:
+    """Keep every setting in the address, so that it can be shared, bookmarked and gone back to."""
+    current = st.query_params.to_dict()
+    wanted = {name: value for name, value in current.items() if name in APP_PARAMS}
+    wanted.update(share.to_params(model, train, preset.name))
+    if wanted != current:
+        st.query_params.from_dict(wanted)
+    st.session_state[URL_STATE_KEY] = wanted
+
+
+def section(label: str):
+    """A folding section of the settings; a plain box in presentation mode, where the settings as a whole are
+    already folded away (Streamlit cannot nest one expander in another)."""
+    if presenting():
+        box = st.container(border=True)
+        box.markdown(f"**{label}**")
+        return box
+    return st.expander(label, expanded=True)
+
+
 def page() -> None:
     st.title("Train a network")
-    controls, results = st.columns([2, 3], gap="large")
+    url_ui()
+    for note in st.session_state.pop("url_notes", []):
+        st.warning(f"From the link: {note}", icon=":material/link_off:")
+    if presenting():
+        controls = st.expander("Network and training settings", expanded=False, icon=":material/tune:")
+        results = st.container()
+    else:
+        controls, results = st.columns([2, 3], gap="large")
     with controls:
         preset = preset_ui()
-        with st.expander("Network", expanded=True):
+        with section("Network"):
             model = network_ui()
             model_problems = model.problems()
             problems_ui(model_problems)
-        with st.expander("Training", expanded=True):
+        with section("Training"):
             train, name = training_ui()
             train_problems = train.problems()
             problems_ui(train_problems)
@@ -304,8 +354,9 @@ def page() -> None:
             except ValueError as error:  # a mistyped MNIST_MAX_* setting on the server
                 problems = [str(error)]
             problems_ui(problems)
-        with st.expander("Model summary", expanded=True):
+        with section("Model summary"):
             summary_ui(model, valid)
+    write_url(model, train, preset)
     with results:
         queue = state.job_queue()
         run_id = watch_ui(queue, identity())
