@@ -10,8 +10,8 @@ from mnist_models.runs import RunInfo
 
 CONTROL_KEYS = ("preset", "net_type", "conv_count", "padding", "hidden_count", "activation", "dropout", "batch_norm",
                 "optimizer", "learning_rate", "lr_schedule", "lr_decay", "lr_decay_steps", "min_learning_rate",
-                "batch_size", "epochs", "train_size", "validation_size", "seed", "run_name")
-LAYER_KEY_PREFIXES = ("units_", "conv_filters_", "conv_kernel_", "conv_stride_")
+                "warmup_fraction", "batch_size", "epochs", "train_size", "validation_size", "seed", "run_name")
+LAYER_KEY_PREFIXES = ("units_", "conv_filters_", "conv_kernel_", "conv_stride_", "conv_pool_")
 OTHER_KEPT_KEYS = ("lab_step", "lesson_fix")  # the Lab's chosen step and lesson fix
 
 

@@ -24,7 +24,7 @@ URL_STATE_KEY = "_train_url"  # the address as this page last wrote it
 APP_PARAMS = (presentation.KEY,)  # parameters of the whole app, not Train settings
 # The controls' ranges where they are narrower than what a config allows (a link past them would break the widget).
 URL_LIMITS = {"dropout_rate": (0.0, 0.9), "lr_decay": (0.0, 1.0), "min_learning_rate": (0.0, 1.0),
-              "lr_decay_steps": (1, 1_000_000), "learning_rate": (0.0, 100.0)}
+              "lr_decay_steps": (1, 1_000_000), "learning_rate": (0.0, 100.0), "warmup_fraction": (0.0, 0.9)}
 DEFAULT_CONV = ConvLayer(8, 5, 2)
 
 
@@ -49,6 +49,7 @@ def set_controls(model: ModelConfig, train: TrainConfig, run_name: str) -> None:
         "lr_decay": float(train.lr_decay),
         "lr_decay_steps": train.lr_decay_steps,
         "min_learning_rate": float(train.min_learning_rate),
+        "warmup_fraction": float(train.warmup_fraction),
         "batch_size": train.batch_size,
         "epochs": train.epochs,
         "train_size": train.train_size,
@@ -60,7 +61,7 @@ def set_controls(model: ModelConfig, train: TrainConfig, run_name: str) -> None:
         values[f"units_{index}"] = units
     for index, conv in enumerate(model.conv_layers):
         values.update({f"conv_filters_{index}": conv.filters, f"conv_kernel_{index}": conv.kernel_size,
-                       f"conv_stride_{index}": conv.stride})
+                       f"conv_stride_{index}": conv.stride, f"conv_pool_{index}": conv.pool_size})
     for key, value in values.items():
         st.session_state[key] = value
 
@@ -104,7 +105,7 @@ def network_ui() -> ModelConfig:
                                    help="'same' pads the border so only the stride shrinks the image; "
                                         "'valid' trims the border at every layer.")
         for index in range(count):
-            columns = st.columns(3)
+            columns = st.columns(4)
             with columns[0]:
                 filters = _number(f"Layer {index + 1} filters", f"conv_filters_{index}", DEFAULT_CONV.filters, 1,
                                   cfg.MAX_FILTERS)
@@ -112,7 +113,11 @@ def network_ui() -> ModelConfig:
                 kernel = _number("kernel size", f"conv_kernel_{index}", DEFAULT_CONV.kernel_size, 1, 28)
             with columns[2]:
                 stride = _number("stride", f"conv_stride_{index}", DEFAULT_CONV.stride, 1, cfg.MAX_STRIDE)
-            conv_layers.append(ConvLayer(filters, kernel, stride, st.session_state.get("activation", "relu")))
+            with columns[3]:
+                pool = _number("max pool", f"conv_pool_{index}", DEFAULT_CONV.pool_size, 1, cfg.MAX_POOL,
+                               help="Keep the largest value of each block of this size after the layer: 2 halves "
+                                    "the image's width and height without any weights; 1 = no pooling.")
+            conv_layers.append(ConvLayer(filters, kernel, stride, st.session_state.get("activation", "relu"), pool))
 
     hidden = _number("Hidden dense layers", "hidden_count", 1, 0, cfg.MAX_HIDDEN_LAYERS,
                      help="0 gives the codelab's first network: one softmax layer straight from the pixels.")
@@ -133,7 +138,7 @@ def network_ui() -> ModelConfig:
                             help="Fraction of dense neurons switched off at each training step; fights overfitting.")
     batch_norm = st.toggle("Batch norm", key="batch_norm",
                            help="Normalise each layer's inputs over the batch before the activation.")
-    conv_layers = [ConvLayer(c.filters, c.kernel_size, c.stride, activation) for c in conv_layers]
+    conv_layers = [ConvLayer(c.filters, c.kernel_size, c.stride, activation, c.pool_size) for c in conv_layers]
     return ModelConfig(conv_layers=conv_layers, padding=padding, hidden_units=units, activation=activation,
                        dropout_rate=float(dropout), batch_norm=bool(batch_norm))
 
@@ -152,6 +157,7 @@ def training_ui() -> tuple[TrainConfig, str]:
     decay = st.session_state.get("lr_decay", 0.001)
     decay_steps = st.session_state.get("lr_decay_steps", 2000)
     floor = st.session_state.get("min_learning_rate", 0.0001)
+    warmup = st.session_state.get("warmup_fraction", 0.2)
     if schedule == "inverse_time":
         decay = st.number_input("Decay per step", min_value=0.0, max_value=1.0, step=0.0005, format="%.5f",
                                 key="lr_decay")
@@ -160,6 +166,15 @@ def training_ui() -> tuple[TrainConfig, str]:
         with columns[0]:
             decay_steps = _number("Decay steps", "lr_decay_steps", 2000, 1, 1_000_000, step=100,
                                   help="Steps for the rate above the floor to shrink by a factor e (2.7).")
+        with columns[1]:
+            floor = st.number_input("Floor", min_value=0.0, max_value=1.0, step=0.0001, format="%.5f",
+                                    key="min_learning_rate")
+    elif schedule == "one_cycle":
+        columns = st.columns(2)
+        with columns[0]:
+            warmup = st.slider("Warm-up fraction", 0.0, 0.9, step=0.05, key="warmup_fraction",
+                               help="The share of all steps in which the rate rises from the floor to the learning "
+                                    "rate; a cosine then brings it back to the floor by the last step.")
         with columns[1]:
             floor = st.number_input("Floor", min_value=0.0, max_value=1.0, step=0.0001, format="%.5f",
                                     key="min_learning_rate")
@@ -182,7 +197,8 @@ def training_ui() -> tuple[TrainConfig, str]:
     name = st.text_input("Run name", key="run_name", max_chars=80, help="How the run is listed in Runs and Draw.")
     return TrainConfig(
         optimizer=optimizer, learning_rate=float(rate), lr_schedule=schedule, lr_decay=float(decay),
-        lr_decay_steps=int(decay_steps), min_learning_rate=float(floor), batch_size=batch_size, epochs=epochs,
+        lr_decay_steps=int(decay_steps), min_learning_rate=float(floor), warmup_fraction=float(warmup),
+        batch_size=batch_size, epochs=epochs,
         train_size=train_size, validation_size=validation_size, seed=seed,
     ), name
 
