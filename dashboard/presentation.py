@@ -14,11 +14,13 @@ ON_VALUES = ("1", "true", "yes", "on")
 # style block does it (the selectors are Streamlit's stable data-testid names).
 PROJECTOR_CSS = """
 <style>
-html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
-[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.25rem; }
-[data-testid="stMetricValue"] { font-size: 3rem; }
-[data-testid="stMetricLabel"] p { font-size: 1.2rem; }
-h1 { font-size: 3rem !important; }
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] li { font-size: 1.4rem; line-height: 1.5; }
+[data-testid="stMain"] button p, [data-testid="stMain"] summary p { font-size: 1.25rem; }
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] * { font-size: 2.8rem !important; }
+[data-testid="stMetricLabel"] p { font-size: 1.2rem !important; }
+[data-testid="stMain"] h1 { font-size: 3rem !important; }
+[data-testid="stMain"] h2 { font-size: 2.3rem !important; }
 [data-testid="stMainBlockContainer"] { max-width: 100%; padding-left: 2rem; padding-right: 2rem; }
 </style>
 """

@@ -51,7 +51,7 @@ def step_choice_ui() -> tuple[int, Step]:
     if st.session_state.get(STEP_KEY) not in ids:
         st.session_state[STEP_KEY] = ids[0]
     index = ids.index(st.session_state[STEP_KEY])
-    left, middle, right = st.columns([1, 5, 1], vertical_alignment="bottom")
+    left, middle, right = st.columns([3, 10, 3], vertical_alignment="bottom")
     left.button("Previous", icon=":material/arrow_back:", on_click=_move, args=(-1,), disabled=index == 0,
                 width="stretch", key="lab_previous")
     titles = {step.id: f"{number}. {step.title}" for number, step in enumerate(steps, start=1)}
@@ -71,13 +71,20 @@ def progress_table_ui(runs: list[RunInfo], owner: str | None) -> None:
     trainable = sum(1 for step in course.steps() if step.preset)
     with st.expander(f"Your progress: {done} of {trainable} steps trained", expanded=not presenting(),
                      icon=":material/checklist:"):
-        st.dataframe(rows, hide_index=True, width="stretch", key="lab_progress", column_config={
+        # Percentages as text, so a step not trained yet shows a dash rather than "None".
+        shown = [{**row, "codelab": _percent(row["codelab"], 1), "your best": _percent(row["your best"], 2)}
+                 for row in rows]
+        st.dataframe(shown, hide_index=True, width="stretch", column_config={
             "step": st.column_config.NumberColumn("step", width="small"),
             "title": st.column_config.TextColumn("step title", width="large"),
-            "codelab": st.column_config.NumberColumn("codelab", format="percent"),
-            "your best": st.column_config.NumberColumn("your best test accuracy", format="percent"),
+            "codelab": st.column_config.TextColumn("codelab"),
+            "your best": st.column_config.TextColumn("your best test accuracy"),
             "runs": st.column_config.NumberColumn("your runs", width="small"),
         })
+
+
+def _percent(value: float | None, decimals: int) -> str:
+    return "–" if value is None else f"{value:.{decimals}%}"
 
 
 def theory_ui(step: Step) -> None:
@@ -93,7 +100,7 @@ def data_ui() -> None:
     data = load_mnist()
     images, labels = data.x_train[:SAMPLE_DIGITS], data.y_train[:SAMPLE_DIGITS]
     figure = charts.image_grid_figure(images, [f"label {int(label)}" for label in labels], columns=6,
-                                      zrange=(0, 255), tile_height=90)
+                                      zrange=(0.0, 1.0), tile_height=90)
     st.plotly_chart(figure, key="lab_samples", config={"displayModeBar": False})
     numbers = st.columns(3)
     numbers[0].metric("Training images", f"{len(data.x_train) - 5_000:,}", help="The default; Train can change it.")
