@@ -8,6 +8,7 @@ import base64
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -23,6 +24,8 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import state
 from mnist_models.drawing import to_mnist
+from mnist_models.jobs import owner_key
+from mnist_models.my_digits import MyDigits
 from mnist_models.predict import Predictor
 from mnist_models.presets import get_preset
 from mnist_models.runs import RunInfo, RunStore
@@ -343,11 +346,16 @@ def test_runs_page_without_runs_points_to_train(runs_folder):
     assert any("No runs yet" in info.value for info in at.info)
 
 
-def test_train_page_does_not_import_tensorflow(tmp_path):
+def test_lab_and_train_pages_do_not_import_tensorflow(tmp_path):
     script = textwrap.dedent(f"""
         import sys
         from streamlit.testing.v1 import AppTest
         at = AppTest.from_file({str(APP)!r}, default_timeout={TIMEOUT}).run()
+        assert not at.exception, [item.value for item in at.exception]
+        assert at.selectbox(key="lab_step").value
+        for step in ("data", "conv", "five-layer-dropout"):
+            at.selectbox(key="lab_step").select(step).run()
+        at.switch_page("app_pages/train.py").run()
         assert not at.exception, [item.value for item in at.exception]
         assert at.selectbox(key="preset").value
         print("tensorflow" in sys.modules, "keras" in sys.modules)
@@ -356,7 +364,7 @@ def test_train_page_does_not_import_tensorflow(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=120, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.split()[-2:] == ["False", "False"], "the first page must appear without TensorFlow"
+    assert result.stdout.split()[-2:] == ["False", "False"], "the first pages must appear without TensorFlow"
 
 
 # Draw page -------------------------------------------------------------------------------------------------------
@@ -509,7 +517,9 @@ def test_draw_empty_canvas_asks_for_a_digit(draw_page):
     assert "Draw a digit" in infos(draw_page)
     assert prediction(draw_page) is None, "never a prediction of nothing"
     assert not draw_page.get("plotly_chart")
-    assert [button.label for button in draw_page.button] == ["Clear"]
+    assert [button.label for button in draw_page.button] == ["Clear", "Fine-tune on my digits"]
+    assert draw_page.button[1].disabled, "fine-tuning needs ten kept digits"
+    assert not draw_page.segmented_control, "nothing to keep yet"
 
 
 @pytest.mark.parametrize(("label", "style"), [(7, "normal"), (3, "slanted"), (0, "top-left"), (4, "small")])
@@ -573,3 +583,118 @@ def test_draw_clear_mounts_a_new_empty_canvas(draw_page):
     # The new canvas answers a drawing as the first one did.
     at = put_on_canvas(at, data_url(canvas_png(drawn(7).strokes)))
     assert prediction(at) is not None
+
+
+def dot_png() -> bytes:
+    return canvas_png((((140.0, 140.0),),))
+
+
+def scribble_png() -> bytes:
+    zigzag = tuple((float(x), float(y)) for index, y in enumerate(range(10, 280, 20))
+                   for x in ((10, 270) if index % 2 == 0 else (270, 10)))
+    return canvas_png((zigzag,))
+
+
+@pytest.mark.parametrize(("png", "hint"), [(dot_png, "That is a dot"), (scribble_png, "covers most of the pad")])
+def test_draw_dot_or_scribble_gives_a_hint_not_an_answer(draw_page, png, hint):
+    at = put_on_canvas(draw_page, data_url(png()))
+    assert not at.exception, [item.value for item in at.exception]
+    assert prediction(at) is None
+    assert any(hint in warning.value for warning in at.warning), [warning.value for warning in at.warning]
+    assert not at.segmented_control, "a scribble is not kept"
+
+
+def test_a_stroke_reruns_only_the_drawing_fragment(draw_page, best_predictor, monkeypatch):
+    """A drawing reruns the fragment with the pad and its answer: the run store is not listed again and the Model
+    box and My digits are not redrawn (the browser keeps them as they were)."""
+    from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
+    from streamlit.testing.v1 import local_script_runner
+
+    listed = []
+    original_list = RunStore.list
+    monkeypatch.setattr(RunStore, "list", lambda store: listed.append(1) or original_list(store))
+    [fragment_id] = draw_page._fragment_storage._fragments  # the page's one fragment: the pad and its answer
+    monkeypatch.setattr(local_script_runner, "RerunData", lambda **fields: RerunData(
+        **fields, fragment_id_queue=[fragment_id], is_fragment_scoped_rerun=True))
+
+    png = canvas_png(drawn(3).strokes)
+    at = put_on_canvas(draw_page, data_url(png))
+    assert not at.exception, [item.value for item in at.exception]
+    digit, _, _ = best_predictor.predict(to_mnist(np.asarray(Image.open(io.BytesIO(png)))))
+    assert prediction(at) == str(digit)
+    assert not listed, "a stroke does not list the run store"
+    assert not at.selectbox, "the Model box is not rerun"
+    assert "My digits" not in [header.value for header in at.subheader], "nor is My digits"
+
+
+@pytest.fixture(scope="module")
+def three_runs(drawing_runs, mnist, tmp_path_factory) -> list[RunInfo]:
+    """The module's two runs (a small convnet and a tiny softmax) and a small dense network, in their own store."""
+    folder = tmp_path_factory.mktemp("three-runs")
+    for info in drawing_runs.values():
+        shutil.copytree(info.path, folder / info.run_id)
+    store = RunStore(folder)
+    train_small(store, mnist, "five-layer-relu-adam", "Small dense", 2000)
+    return store.list()
+
+
+def test_every_networks_opinion_lists_each_run_best_first(three_runs, monkeypatch):
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(three_runs[0].path.parent))
+    st.cache_resource.clear()
+    try:
+        at = open_app(DRAW)
+        at.toggle(key="draw_compare").set_value(True).run()
+        assert not at.exception, [item.value for item in at.exception]
+        assert any("Draw a digit to see every network" in caption.value for caption in at.caption)
+        png = canvas_png(drawn(7).strokes)
+        at = put_on_canvas(at, data_url(png))
+        assert not at.exception, [item.value for item in at.exception]
+        [table] = at.dataframe
+        rows = table.value
+        ranked = sorted(three_runs, key=lambda info: info.test_accuracy, reverse=True)
+        assert list(rows["Network"]) == [info.name for info in ranked], "the most accurate network first"
+        assert sorted(rows["Kind"]) == ["convolutional", "dense", "softmax"]
+        image = to_mnist(np.asarray(Image.open(io.BytesIO(png))))
+        for info, answer, confidence in zip(ranked, rows["Answer"], rows["Confidence"], strict=True):
+            digit, probability, _ = Predictor(info.path / "model.keras").predict(image)
+            assert (answer, confidence) == (str(digit), pytest.approx(probability, abs=1e-5))
+        # Only the ones the learner picks.
+        at.multiselect(key="draw_compare_runs").set_value([ranked[-1].run_id]).run()
+        assert list(at.dataframe[0].value["Network"]) == [ranked[-1].name]
+    finally:
+        st.cache_resource.clear()
+
+
+def test_keep_a_drawing_in_my_digits_then_remove_it(draw_page, drawing_runs):
+    at = put_on_canvas(draw_page, data_url(canvas_png(drawn(7).strokes)))
+    at.segmented_control(key="keep_label_0").set_value(1).run()
+    [keep] = [button for button in at.button if button.label == "Add to my digits"]
+    keep.click().run()
+    assert not at.exception, [item.value for item in at.exception]
+    assert at.session_state["canvas_version"] == 1, "the pad is cleared for the next digit"
+    owner = owner_key(at.session_state["identity"])
+    [kept] = MyDigits(RunStore(drawing_runs["best"].path.parent), owner).list()
+    assert kept.label == 1, "kept as the digit the learner says, not the network's answer"
+    assert kept.path.parent == drawing_runs["best"].path.parent / "_digits" / owner
+    assert any("1 of at most 200" in caption.value for caption in at.caption)
+    assert len(at.selectbox(key="draw_model").options) == 2, "the digits folder is not a run"
+
+    at.multiselect(key="my_digits_remove").set_value([kept.digit_id]).run()
+    [delete] = [button for button in at.button if button.label == "Delete"]
+    delete.click().run()
+    assert not at.exception, [item.value for item in at.exception]
+    assert MyDigits(RunStore(drawing_runs["best"].path.parent), owner).list() == []
+    assert any("0 of at most 200" in caption.value for caption in at.caption)
+
+
+def test_the_server_keeps_keras_warm_between_script_runs():
+    """Streamlit would clear Keras's session (a full garbage collection and TensorFlow's kernel cache) after every
+    run; the dashboard replaces that clean-up once it loads a model."""
+    import keras
+    from streamlit.runtime.scriptrunner import script_runner
+
+    state.keep_keras_warm()
+    before = keras.layers.Dense(1).name
+    script_runner._clean_problem_modules()
+    after = keras.layers.Dense(1).name
+    assert after != before, "Keras's name counter survived: its session was not cleared"
