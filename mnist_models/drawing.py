@@ -26,7 +26,7 @@ DOT_SIDE = 0.1
 SCRIBBLE_COVER = 0.3
 EMPTY, DOT, SCRIBBLE = "empty", "dot", "scribble"
 HINTS = {
-    EMPTY: "Draw one digit, large, inside the box.",
+    EMPTY: "Draw a digit",
     DOT: "That is a dot, not a digit: draw one digit, large, inside the box.",
     SCRIBBLE: "That covers most of the pad: press Clear and draw one digit, with clear strokes.",
 }

@@ -247,3 +247,21 @@ class FineTuning:
     def _scores(self, model: Any, split: Any) -> dict[str, float | None]:
         return {"my_digits": accuracy(model, self.snapshot.x_held, self.snapshot.y_held),
                 "mnist_test": accuracy(model, split.x_test, split.y_test)}
+
+
+def contact_sheet(digits: list[MyDigit], columns: int = 10, scale: int = 2) -> Image.Image:
+    """The digits as one picture, `columns` a row, each with its number and the digit it is kept as beneath it
+    (the numbers the Draw page's Remove box uses)."""
+    from PIL import ImageDraw
+
+    side, caption, gap = 28 * scale, 14, 6
+    rows = max(1, -(-len(digits) // columns))
+    sheet = Image.new("RGB", (columns * (side + gap) + gap, rows * (side + caption + gap) + gap), (255, 255, 255))
+    pen = ImageDraw.Draw(sheet)
+    for index, digit in enumerate(digits):
+        left = gap + (index % columns) * (side + gap)
+        top = gap + (index // columns) * (side + caption + gap)
+        tile = Image.fromarray(np.rint(digit.image() * 255).astype(np.uint8), mode="L").resize((side, side))
+        sheet.paste(Image.merge("RGB", (tile, tile, tile)).point(lambda value: 255 - value), (left, top))
+        pen.text((left, top + side + 1), f"#{index + 1}: {digit.label}", fill=(60, 60, 60))
+    return sheet

@@ -519,7 +519,7 @@ def test_draw_empty_canvas_asks_for_a_digit(draw_page):
     assert not draw_page.get("plotly_chart")
     assert [button.label for button in draw_page.button] == ["Clear", "Fine-tune on my digits"]
     assert draw_page.button[1].disabled, "fine-tuning needs ten kept digits"
-    assert not draw_page.segmented_control, "nothing to keep yet"
+    assert not draw_page.pills, "nothing to keep yet"
 
 
 @pytest.mark.parametrize(("label", "style"), [(7, "normal"), (3, "slanted"), (0, "top-left"), (4, "small")])
@@ -601,7 +601,7 @@ def test_draw_dot_or_scribble_gives_a_hint_not_an_answer(draw_page, png, hint):
     assert not at.exception, [item.value for item in at.exception]
     assert prediction(at) is None
     assert any(hint in warning.value for warning in at.warning), [warning.value for warning in at.warning]
-    assert not at.segmented_control, "a scribble is not kept"
+    assert not at.pills, "a scribble is not kept"
 
 
 def test_a_stroke_reruns_only_the_drawing_fragment(draw_page, best_predictor, monkeypatch):
@@ -667,7 +667,7 @@ def test_every_networks_opinion_lists_each_run_best_first(three_runs, monkeypatc
 
 def test_keep_a_drawing_in_my_digits_then_remove_it(draw_page, drawing_runs):
     at = put_on_canvas(draw_page, data_url(canvas_png(drawn(7).strokes)))
-    at.segmented_control(key="keep_label_0").set_value(1).run()
+    at.pills(key="keep_label_0").set_value(1).run()
     [keep] = [button for button in at.button if button.label == "Add to my digits"]
     keep.click().run()
     assert not at.exception, [item.value for item in at.exception]
@@ -698,3 +698,35 @@ def test_the_server_keeps_keras_warm_between_script_runs():
     script_runner._clean_problem_modules()
     after = keras.layers.Dense(1).name
     assert after != before, "Keras's name counter survived: its session was not cleared"
+
+
+@pytest.mark.slow
+def test_fine_tune_on_my_digits_runs_through_the_queue_and_shows_before_and_after(draw_page, drawing_runs):
+    at = draw_page
+    weaker = drawing_runs["weaker"]
+    at.selectbox(key="draw_model").set_value(weaker.run_id).run()
+    store = RunStore(weaker.path.parent)
+    digits = MyDigits(store, owner_key(at.session_state["identity"]))
+    for index in range(10):
+        digits.add(to_mnist(render(drawn(index % 10).strokes)), index % 10)
+    at.run()
+    [fine_tune] = [button for button in at.button if button.label == "Fine-tune on my digits"]
+    assert not fine_tune.disabled
+    fine_tune.click().run()
+    assert not at.exception, [item.value for item in at.exception]
+    [job] = state.job_queue().jobs_of(at.session_state["identity"])
+    assert state.job_queue().wait_idle(300)
+    try:
+        assert store.progress(job.run_id).status == "completed", store.progress(job.run_id).error
+        train = store.load_configs(job.run_id)[1]
+        assert train.fine_tune_from == weaker.run_id
+        assert (store.folder(job.run_id) / "base_model.keras").is_file()
+        at.run()
+        assert not at.exception, [item.value for item in at.exception]
+        [table] = at.table
+        text = str(table.value)
+        assert "your held-out digits (3" in text and "MNIST test set" in text, text
+        assert len(at.selectbox(key="draw_model").options) == 3, "the fine-tuned copy is a run of its own"
+    finally:
+        digits.delete([digit.digit_id for digit in digits.list()])
+        shutil.rmtree(store.folder(job.run_id))
