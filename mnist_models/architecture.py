@@ -67,6 +67,9 @@ def _is_whole(value: Any) -> bool:
 def plan_layers(config: ModelConfig) -> list[LayerSpec]:
     """The layers of `config`, in order, from the (28, 28) input to the 10 softmax outputs."""
     layers: list[LayerSpec] = []
+    # Batch norm's running mean and variance (what a trained network uses on new images) move towards each
+    # batch's by 1 - momentum per step.
+    batch_norm = {"momentum": config.batch_norm_momentum}
 
     if config.conv_layers:
         # (batch, 28, 28) -> (batch, 28, 28, 1): convolutions need a channel axis.
@@ -86,7 +89,8 @@ def plan_layers(config: ModelConfig) -> list[LayerSpec]:
             if config.batch_norm:
                 # Batch norm's offset replaces the bias, as in the codelab; its four vectors count as params.
                 layers.append(LayerSpec(f"conv{index}", "Conv2D", {**options, "use_bias": False}, shape, weights))
-                layers.append(LayerSpec(f"conv{index}_bn", "BatchNormalization", {}, shape, 4 * conv.filters))
+                layers.append(LayerSpec(f"conv{index}_bn", "BatchNormalization", batch_norm, shape,
+                                        4 * conv.filters))
                 layers.append(LayerSpec(f"conv{index}_act", "Activation", {"activation": conv.activation}, shape))
             else:
                 options["activation"] = conv.activation
@@ -108,7 +112,7 @@ def plan_layers(config: ModelConfig) -> list[LayerSpec]:
         weights = features * units
         if config.batch_norm:
             layers.append(LayerSpec(f"dense{index}", "Dense", {"units": units, "use_bias": False}, (units,), weights))
-            layers.append(LayerSpec(f"dense{index}_bn", "BatchNormalization", {}, (units,), 4 * units))
+            layers.append(LayerSpec(f"dense{index}_bn", "BatchNormalization", batch_norm, (units,), 4 * units))
             layers.append(LayerSpec(f"dense{index}_act", "Activation", {"activation": config.activation}, (units,)))
         else:
             options = {"units": units, "activation": config.activation}

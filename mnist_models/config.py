@@ -81,6 +81,7 @@ class ModelConfig:
     activation: str = "relu"  # activation of the dense hidden layers
     dropout_rate: float = 0.0  # fraction of dense hidden units dropped at each training step
     batch_norm: bool = False  # batch normalisation before every hidden activation
+    batch_norm_momentum: float = 0.99  # weight of the past in batch norm's running mean and variance (Keras's default)
 
     def problems(self) -> list[str]:
         """Every problem with this config, as sentences; empty when it is valid."""
@@ -101,6 +102,11 @@ class ModelConfig:
             )
         if not isinstance(self.batch_norm, bool):
             found.append("Batch norm must be on or off (true or false).")
+        if not _is_finite(self.batch_norm_momentum) or not 0 <= self.batch_norm_momentum < 1:
+            found.append(
+                f"Batch-norm momentum must be at least 0 and below 1, like 0.99 (got {self.batch_norm_momentum!r}); "
+                "lower values make the running statistics the test uses follow training sooner."
+            )
         if self.padding not in PADDINGS:
             found.append(f"Padding must be 'same' or 'valid' (got {self.padding!r}).")
         if len(self.conv_layers) > MAX_CONV_LAYERS:

@@ -157,11 +157,16 @@ def test_bad_warmup_fraction(fraction):
     assert _only_problem(TrainConfig(warmup_fraction=fraction)).startswith("The warm-up fraction must be")
 
 
+@pytest.mark.parametrize("momentum", [-0.1, 1.0, float("inf"), "0.9", None])
+def test_bad_batch_norm_momentum(momentum):
+    assert _only_problem(ModelConfig(batch_norm_momentum=momentum)).startswith("Batch-norm momentum must be")
+
+
 def test_older_files_keep_their_behaviour():
     # Files written before pooling and one-cycle existed load with neither: the same network, the same schedule.
     model, train = loads(json.dumps({"model": {"conv_layers": [{"filters": 3, "kernel_size": 5, "stride": 2}]},
                                      "train": {"lr_schedule": "exponential"}}))
-    assert model.conv_layers[0].pool_size == 1
+    assert model.conv_layers[0].pool_size == 1 and model.batch_norm_momentum == 0.99
     assert train.warmup_fraction == 0.2 and train.lr_schedule == "exponential"
 
 

@@ -23,7 +23,7 @@ CONFIGS = {
     "conv-pooling": ModelConfig(conv_layers=[ConvLayer(8, 5, 1, pool_size=2), ConvLayer(16, 3, 1, pool_size=3)],
                                 padding="valid", hidden_units=[20]),
     "conv-pooling-batchnorm": ModelConfig(conv_layers=[ConvLayer(4, 5, 2, pool_size=2), ConvLayer(6, 3, 1)],
-                                          hidden_units=[], batch_norm=True),
+                                          hidden_units=[], batch_norm=True, batch_norm_momentum=0.9),
 }
 
 
@@ -62,6 +62,13 @@ def test_max_pooling_shrinks_like_keras():
     assert (shapes["conv1"], shapes["conv1_pool"], shapes["conv2"], shapes["conv2_pool"]) == (
         (24, 24, 8), (12, 12, 8), (10, 10, 16), (3, 3, 16))
     assert shapes["flatten"] == (144,)
+
+
+def test_batch_norm_momentum_reaches_keras():
+    model = build_model(CONFIGS["conv-pooling-batchnorm"])
+    assert {layer.momentum for layer in model.layers if type(layer).__name__ == "BatchNormalization"} == {0.9}
+    default = build_model(CONFIGS["dense-batchnorm"])
+    assert {layer.momentum for layer in default.layers if type(layer).__name__ == "BatchNormalization"} == {0.99}
 
 
 def test_pooling_that_leaves_nothing_is_a_problem():
