@@ -9,6 +9,7 @@ import streamlit as st
 from mnist_models.runs import RunInfo
 
 CONTROL_KEYS = ("preset", "net_type", "conv_count", "padding", "hidden_count", "activation", "dropout", "batch_norm",
+                "batch_norm_momentum",
                 "optimizer", "learning_rate", "lr_schedule", "lr_decay", "lr_decay_steps", "min_learning_rate",
                 "warmup_fraction", "batch_size", "epochs", "train_size", "validation_size", "seed", "run_name")
 LAYER_KEY_PREFIXES = ("units_", "conv_filters_", "conv_kernel_", "conv_stride_", "conv_pool_")

@@ -24,7 +24,8 @@ URL_STATE_KEY = "_train_url"  # the address as this page last wrote it
 APP_PARAMS = (presentation.KEY,)  # parameters of the whole app, not Train settings
 # The controls' ranges where they are narrower than what a config allows (a link past them would break the widget).
 URL_LIMITS = {"dropout_rate": (0.0, 0.9), "lr_decay": (0.0, 1.0), "min_learning_rate": (0.0, 1.0),
-              "lr_decay_steps": (1, 1_000_000), "learning_rate": (0.0, 100.0), "warmup_fraction": (0.0, 0.9)}
+              "lr_decay_steps": (1, 1_000_000), "learning_rate": (0.0, 100.0), "warmup_fraction": (0.0, 0.9),
+              "batch_norm_momentum": (0.0, 0.999)}
 DEFAULT_CONV = ConvLayer(8, 5, 2)
 
 
@@ -43,6 +44,7 @@ def set_controls(model: ModelConfig, train: TrainConfig, run_name: str) -> None:
         "activation": model.activation,
         "dropout": float(model.dropout_rate),
         "batch_norm": model.batch_norm,
+        "batch_norm_momentum": float(model.batch_norm_momentum),
         "optimizer": train.optimizer,
         "learning_rate": float(train.learning_rate),
         "lr_schedule": train.lr_schedule,
@@ -138,9 +140,15 @@ def network_ui() -> ModelConfig:
                             help="Fraction of dense neurons switched off at each training step; fights overfitting.")
     batch_norm = st.toggle("Batch norm", key="batch_norm",
                            help="Normalise each layer's inputs over the batch before the activation.")
+    momentum = st.session_state.get("batch_norm_momentum", 0.99)
+    if batch_norm:
+        momentum = st.number_input("Batch-norm momentum", min_value=0.0, max_value=0.999, step=0.01, format="%.3f",
+                                   key="batch_norm_momentum",
+                                   help="Weight of the past in the running mean and variance a trained network uses "
+                                        "on new images; 0.9 follows a fast-changing network sooner than 0.99.")
     conv_layers = [ConvLayer(c.filters, c.kernel_size, c.stride, activation, c.pool_size) for c in conv_layers]
     return ModelConfig(conv_layers=conv_layers, padding=padding, hidden_units=units, activation=activation,
-                       dropout_rate=float(dropout), batch_norm=bool(batch_norm))
+                       dropout_rate=float(dropout), batch_norm=bool(batch_norm), batch_norm_momentum=float(momentum))
 
 
 def training_ui() -> tuple[TrainConfig, str]:
