@@ -126,16 +126,18 @@ def train_test_figure(runs: Mapping[str, Curves], metric: str, height: int = 380
         raise ValueError(f"metric must be 'accuracy' or 'loss', not {metric!r}")
     figure = go.Figure()
     hover = "%{y:.2%}" if metric == "accuracy" else "%{y:.4f}"
-    values = []
+    values, tested = [], []
     for index, (label, curves) in enumerate(runs.items()):
         colour = COMPARE_COLOURS[index % len(COMPARE_COLOURS)]
         for split, dash, width in (("train", "dash", 2), ("test", "solid", 4)):
             x, y = _series(curves.get(split, ()), metric)
             values.extend(y)
+            tested.extend(y if split == "test" else [])
             figure.add_trace(go.Scatter(x=x, y=y, name=f"{label}: {split}", mode="lines", hovertemplate=hover,
                                         legendgroup=label, line={"width": width, "dash": dash, "color": colour}))
     if metric == "accuracy":
-        low = max(0.0, min(values) - 0.02) if values and min(values) > 0.5 else 0.0
+        # Zoomed onto the test curves once they are past chance; the early training points may run off the bottom.
+        low = max(0.0, min(tested) - 0.03) if tested and min(tested) > 0.5 else 0.0
         figure.update_yaxes(tickformat=".0%", range=[low, 1.005])
     elif values:
         top = min(max(values), float(np.median(values)) * 4 + 0.05)  # early losses would flatten the rest

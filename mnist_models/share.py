@@ -2,8 +2,8 @@
 
 Every field of ModelConfig and TrainConfig is a parameter of the same name, plus `preset` (the step the settings
 start from). Lists are written compactly: `hidden_units=200,100,60,30` and `conv_layers=6x6s1,12x5s2,24x4s2`
-(filters x kernel size s stride, then p and the max-pooling size when there is pooling). Reading a link never fails: an unknown name or a bad value is left out, the
-preset's value is kept, and a note says which and why.
+(filters x kernel size s stride, then p and the max-pooling size when there is pooling). Reading a link never
+fails: an unknown name or a bad value is left out, the preset's value is kept, and a note says which and why.
 """
 
 from __future__ import annotations

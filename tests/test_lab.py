@@ -159,6 +159,8 @@ def test_a_finished_step_shows_the_result_beside_the_codelab_and_the_previous_st
 
 def test_overfitting_lesson_queues_the_overfitting_run_then_the_fix(lab):
     at = open_lab("five-layer-dropout")
+    assert at.radio(key="lesson_fix").value == "more-data"  # the default: the clearer lesson
+    at.radio(key="lesson_fix").set_value("dropout").run()
     [button] = [button for button in at.button if button.label == "Run the overfitting lesson"]
     button.click().run()
     assert not at.exception, [item.value for item in at.exception]

@@ -17,7 +17,8 @@ TIMEOUT = 60
 
 # A value different from the conv preset's for every control (the conv layers too).
 SHARED = {
-    "preset": "conv", "conv_layers": "5x3s1p2,10x4s2", "padding": "valid", "warmup_fraction": "0.3", "hidden_units": "150,50",
+    "preset": "conv", "conv_layers": "5x3s1p2,10x4s2", "padding": "valid", "warmup_fraction": "0.3",
+    "hidden_units": "150,50",
     "activation": "tanh", "dropout_rate": "0.3", "batch_norm": "true", "optimizer": "rmsprop",
     "learning_rate": "0.002", "lr_schedule": "inverse_time", "lr_decay": "0.002", "lr_decay_steps": "1500",
     "min_learning_rate": "0.0002", "batch_size": "64", "epochs": "4", "train_size": "20000",
