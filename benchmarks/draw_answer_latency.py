@@ -157,7 +157,7 @@ def measure(url: str, digits: list, warmup: int, compare: bool) -> tuple[list[fl
                 latencies.append(elapsed)
                 if compare:
                     tables.append(page.evaluate("window.__table - window.__penUp"))
-            page.get_by_role("button", name="Clear").click()
+            page.get_by_role("button", name="Clear", exact=True).click()
         browser.close()
     return latencies, tables
 
