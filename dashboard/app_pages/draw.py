@@ -207,9 +207,9 @@ def keep_ui(digit_image: np.ndarray | None, answer: int | None) -> None:
     if digit_image is None:
         return
     version = st.session_state["canvas_version"]
-    label = st.pills("Which digit did you draw?", list(range(10)), key=f"keep_label_{version}",
-                                 help=f"The network says {answer}. Right or wrong, your drawing can teach it your "
-                                      "handwriting: keep it in My digits, below.")
+    label = st.pills("Which digit did you draw?", list(range(10)), key=f"keep_label_{version}", wrap=True,
+                     help=f"The network says {answer}. Right or wrong, your drawing can teach it your "
+                          "handwriting: keep it in My digits, below.")
     if st.button("Add to my digits", icon=":material/add_photo_alternate:", disabled=label is None,
                  key=f"keep_{version}"):
         try:
