@@ -11,6 +11,40 @@ bring 3 epochs to 99.0% on average: batches of 32 with the codelab's exponential
 training on 59,000 images, holding out only the 1,000 the validation points are scored on (98.89-99.13% over
 seeds 0-4, mean 99.01%; seed 0, the default, 99.02%). A 4th epoch adds only ~0.05 (98.99-99.08%). He
 initialisation, cosine decay, batches of 16 and a higher rate made no difference beyond the seeds' spread.
+
+Recipes are chosen on the validation split, never on the test set: a tool that teaches overfitting must not
+tune on the images it reports. Learning rates, schedules, networks and epochs below were compared by their
+accuracy on 5,000 held-out training images (`benchmarks/time_to_99.py --score-on validation`, training on the
+other 55,000); only the chosen recipe's test accuracy is reported. On that split accuracies run about 0.15-0.2
+point below the test set's (the seed's recipe: 98.86% validation, 99.02% test), so "as good as the seed's
+recipe's final accuracy" meant 98.8% on validation.
+
+fast-99 (seed 0 unless noted; seconds of training on 1 thread of 2 busy cores, so compare within a row only).
+The seed's recipe (conv-bigger-dropout, batches of 32, Adam 0.003, inverse-time decay) reached 98.8% after 2.2
+epochs and ended at 98.86%. All candidates use batch norm, batches of 128 and Adam with one cycle over 2 epochs:
+  two stride-2 convolutions 16 5x5, 32 3x3, dense 128, peak 0.01: 98.8% at 0.43x the seed's time, ends 98.82%;
+      peak 0.005: ends 98.80%; 1 epoch instead of 2: ends 98.24%; batches of 256, peak 0.02: ends 98.58%
+  8 and 16 5x5 filters with 2x2 max pooling, dense 100, peak 0.01: 98.8% at 0.39x, ends 99.00% (seed 1: 98.86%);
+      peak 0.005: ends 98.90%; 1 epoch: 97.22%; batches of 256, peak 0.02: 98.50%
+  the same with 3x3 kernels: ends 98.82% (peak 0.005: 98.70%; 0.003: 98.56%); 12 and 24 3x3 filters: 0.82x
+  the seed's network with batch norm, peak 0.01: ends 98.82% at 0.5x the seed's time
+  batch-norm momentum 0.9 instead of 0.99 (running statistics that follow the fast-moving weights sooner):
+      pooled 8/16: ends 99.08% / 98.84% (seeds 0 / 1, against 99.00% / 98.86%); stride-2 16/32: 98.78% / 98.92%
+Chosen: the pooled 8/16 network with momentum 0.9, the best mean validation accuracy at about a third of the
+seed's time. A peak rate of 0.01 makes the validation accuracy dip in the first half epoch (batch norm's running
+statistics lag the weights); lower peaks did not end higher.
+
+conv-batchnorm (the seed's 6/12/24 network with batch norm, batches of 100, seed 0, validation accuracy):
+  Adam 0.003 decaying exponentially (the previous preset), 3 epochs: 98.87% on the test set, the issue's complaint
+  exponential decay from 0.02 over 1,000 steps (the codelab's own schedule for this step): 98.86%; from 0.01: 98.84%
+  one cycle to 0.01: 98.96% (batch-norm momentum 0.9: 98.98%); to 0.02: 99.02%; to 0.02, warm-up 0.1: 99.02%;
+  to 0.02 with dropout 0.5: 99.00%; to 0.02 over 4 epochs: 99.30%
+Chosen: one cycle to 0.02 over 4 epochs (about 50 s on one thread), 0.28 point above 3 epochs.
+
+five-layer-sigmoid (validation, 10 epochs): SGD 0.3 94.48% (it sits at 11% through the first epoch, the slow
+start the lesson is about), SGD 1.0 96.58%, SGD with momentum 0.9 at 0.1 96.80%, Adam 0.003 97.06% (the codelab's
+own optimiser for this step, with no visible slow start). Kept: SGD 0.3, because the slow start is the lesson; the
+README says when it reaches the codelab's figure.
 """
 
 from __future__ import annotations
@@ -65,7 +99,7 @@ PRESETS: dict[str, Preset] = {
             "before it takes off, the slow start deep sigmoid networks are known for.",
             ModelConfig(hidden_units=FIVE_LAYERS, activation="sigmoid"),
             TrainConfig(optimizer="sgd", learning_rate=0.3, batch_size=100, epochs=10),
-            0.97,
+            0.979,  # the codelab's script: Adam 0.003 for 10,000 steps (18 epochs); see the module's docstring
         ),
         Preset(
             "five-layer-relu",
@@ -81,7 +115,7 @@ PRESETS: dict[str, Preset] = {
             "ReLU with the Adam optimiser (0.003): ~98%, but the test loss soon starts to climb (overfitting).",
             ModelConfig(hidden_units=FIVE_LAYERS, activation="relu"),
             TrainConfig(optimizer="adam", learning_rate=0.003, batch_size=100, epochs=10),
-            0.98,
+            0.982,  # the codelab's script: 98.25% after 10,000 steps
         ),
         Preset(
             "five-layer-decay",
@@ -101,7 +135,7 @@ PRESETS: dict[str, Preset] = {
             ModelConfig(hidden_units=FIVE_LAYERS, activation="relu", dropout_rate=0.25),
             TrainConfig(optimizer="adam", learning_rate=0.005, lr_schedule="exponential", lr_decay_steps=2000,
                         min_learning_rate=0.0001, batch_size=100, epochs=10),
-            0.98,
+            0.982,  # the codelab's script: 98.17% with dropout after 10,000 steps
         ),
         Preset(
             "conv",
@@ -127,13 +161,28 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "conv-batchnorm",
             "Convnet + batch norm",
-            "The bigger convnet with batch normalisation before every activation (beyond the seed; the codelab's "
-            "last step): 98.9% after its 3 epochs here; the codelab's 99.5% took it ~17.",
+            "The bigger convnet with batch normalisation before every activation (the codelab's last step), which "
+            "tolerates a 7x higher learning rate: one cycle up to 0.02 and back down over 4 epochs.",
             ModelConfig(conv_layers=_CONV_BIG, hidden_units=[200], activation="relu", dropout_rate=0.35,
                         batch_norm=True),
-            TrainConfig(optimizer="adam", learning_rate=0.003, lr_schedule="exponential", lr_decay_steps=2000,
-                        min_learning_rate=0.0001, batch_size=100, epochs=3),
+            TrainConfig(optimizer="adam", learning_rate=0.02, lr_schedule="one_cycle", warmup_fraction=0.2,
+                        min_learning_rate=0.0001, batch_size=100, epochs=4,
+                        train_size=TOTAL_TRAIN_IMAGES - VALIDATION_SAMPLE, validation_size=VALIDATION_SAMPLE),
             0.995,
+        ),
+        Preset(
+            "fast-99",
+            "Fast 99%",
+            "Built for speed: two 5x5 convolutions (8 and 16 filters) each followed by 2x2 max pooling, batch norm "
+            "(momentum 0.9), dense 100 with 30% dropout, batches of 128, a one-cycle learning rate (warm up to "
+            "0.01, cosine down) over 2 epochs: 99% in less than half the seed's time.",
+            ModelConfig(conv_layers=[ConvLayer(8, 5, 1, pool_size=2), ConvLayer(16, 5, 1, pool_size=2)],
+                        hidden_units=[100], activation="relu", dropout_rate=0.3, batch_norm=True,
+                        batch_norm_momentum=0.9),
+            TrainConfig(optimizer="adam", learning_rate=0.01, lr_schedule="one_cycle", warmup_fraction=0.2,
+                        min_learning_rate=0.0001, batch_size=128, epochs=2,
+                        train_size=TOTAL_TRAIN_IMAGES - VALIDATION_SAMPLE, validation_size=VALIDATION_SAMPLE),
+            None,
         ),
         Preset(
             "overfit-demo",
