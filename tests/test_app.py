@@ -254,7 +254,7 @@ def test_short_training_from_the_page_ends_as_a_saved_run(runs_folder):
     # another browser does not get it shown as its own.
     again = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     again.session_state["identity"] = at.session_state["identity"]
-    again.run()
+    again.switch_page("app_pages/train.py").run()
     assert any(success.value.startswith("Finished after 1 epoch(s)") for success in again.success)
     stranger = open_app()
     assert not stranger.success
@@ -271,10 +271,10 @@ def buttons(at: AppTest) -> dict[str, bool]:
 
 
 def session(identity: str) -> AppTest:
-    """A browser session with this identity (as its cookie would bring it back)."""
+    """A browser session with this identity (as its cookie would bring it back), on Train."""
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.session_state["identity"] = identity
-    at.run()
+    at.switch_page("app_pages/train.py").run()
     assert not at.exception, [item.value for item in at.exception]
     return at
 
