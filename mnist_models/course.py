@@ -41,6 +41,7 @@ class Step:
     answer: str
     preset: str | None = None
     lesson: str | None = None  # "overfitting": the step offers the one-click overfitting lesson
+    target: float | None = None  # the test accuracy to reach, for a step beyond the codelab (which gives none)
 
     @property
     def trains(self) -> Preset | None:
@@ -105,7 +106,8 @@ def best_run(step: Step, runs: Iterable[RunInfo], owner: str | None) -> RunInfo 
 
 
 def progress_rows(runs: Sequence[RunInfo], owner: str | None) -> list[dict]:
-    """One row per step: the codelab's accuracy, the owner's best test accuracy and how many runs they made."""
+    """One row per step: the codelab's accuracy (or the step's target), the owner's best test accuracy and how many
+    runs they made."""
     rows = []
     for number, step in enumerate(steps(), start=1):
         preset = step.trains
@@ -113,7 +115,7 @@ def progress_rows(runs: Sequence[RunInfo], owner: str | None) -> list[dict]:
         rows.append({
             "step": number,
             "title": step.title,
-            "codelab": preset.codelab_accuracy if preset else None,
+            "codelab": preset.codelab_accuracy if preset and preset.codelab_accuracy is not None else step.target,
             "your best": best.test_accuracy if best else None,
             "runs": len(step_runs(step, runs, owner)),
         })

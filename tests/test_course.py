@@ -19,6 +19,7 @@ def test_steps_follow_the_codelab_and_start_with_the_data():
     assert steps[0].id == "data" and steps[0].preset is None
     trained = [step.preset for step in steps if step.preset]
     assert trained[: len(CODELAB_ORDER)] == CODELAB_ORDER
+    assert steps[-1].preset == "fast-99" and steps[-1].target == 0.99  # beyond the codelab: a target instead
     for step in steps:
         assert step.title and step.theory and step.question.endswith("?") and len(step.answer) > 80
     assert [step.id for step in steps if step.lesson] == ["five-layer-dropout"]

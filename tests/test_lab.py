@@ -107,6 +107,9 @@ def test_every_step_renders_its_text_question_and_button(lab, step):
     if step.preset and PRESETS[step.preset].codelab_accuracy is not None:
         [codelab] = [metric for metric in at.metric if metric.label == "Codelab"]
         assert codelab.value == f"{PRESETS[step.preset].codelab_accuracy:.1%}"
+    elif step.target is not None:
+        [target] = [metric for metric in at.metric if metric.label == "Target"]
+        assert target.value == f"{step.target:.1%}"
 
 
 @pytest.mark.parametrize("step", [step for step in course.steps() if step.preset], ids=lambda step: step.id)

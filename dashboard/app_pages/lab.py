@@ -150,8 +150,9 @@ def training_step_ui(step: Step) -> None:
     runs = state.run_store().list()
     best = course.best_run(step, runs, key)
     numbers = st.columns(2)
-    codelab = preset.codelab_accuracy
-    numbers[0].metric("Codelab", f"{codelab:.1%}" if codelab is not None else "–")
+    codelab = preset.codelab_accuracy if preset.codelab_accuracy is not None else step.target
+    numbers[0].metric("Codelab" if preset.codelab_accuracy is not None else "Target",
+                      f"{codelab:.1%}" if codelab is not None else "–")
     delta = f"{(best.test_accuracy - codelab) * 100:+.1f} points" if best and codelab is not None else None
     numbers[1].metric("Your best", f"{best.test_accuracy:.2%}" if best else "–", delta=delta)
     model, train = preset.configs()
