@@ -81,6 +81,7 @@ def _hostile_conv_layers() -> st.SearchStrategy:
         kernel_size=_or_hostile(st.integers(1, 40)),  # up to 40: larger than the 28x28 image
         stride=_or_hostile(st.integers(1, 6)),
         activation=_or_hostile(st.sampled_from(ACTIVATIONS)),
+        pool_size=_or_hostile(st.integers(0, 6)),
     )
     return st.one_of(
         st.lists(layer, max_size=3),
@@ -103,6 +104,7 @@ def _hostile_models() -> st.SearchStrategy:
         activation=_or_hostile(st.sampled_from(ACTIVATIONS)),
         dropout_rate=_or_hostile(st.floats(0.0, 0.9)),
         batch_norm=_or_hostile(st.booleans()),
+        batch_norm_momentum=_or_hostile(st.floats(0.0, 0.999)),
     )
 
 
@@ -115,6 +117,7 @@ def _hostile_trainings() -> st.SearchStrategy:
         lr_decay=_or_hostile(st.floats(0.0, 1.0)),
         lr_decay_steps=_or_hostile(st.integers(1, 10_000)),
         min_learning_rate=_or_hostile(st.floats(0.0, 1e-3)),
+        warmup_fraction=_or_hostile(st.floats(0.0, 0.9)),
         batch_size=_or_hostile(st.integers(1, 128)),
         epochs=_or_hostile(st.integers(1, 5)),
         train_size=_or_hostile(st.integers(10, 1_000)),
@@ -132,6 +135,7 @@ def _small_models() -> st.SearchStrategy:
         kernel_size=st.one_of(st.integers(2, 5), st.integers(2, 5), st.integers(1, 28)),
         stride=st.integers(1, 4),
         activation=st.sampled_from(ACTIVATIONS),
+        pool_size=st.one_of(st.just(1), st.integers(1, 4)),
     )
     return st.builds(
         ModelConfig,
@@ -141,6 +145,7 @@ def _small_models() -> st.SearchStrategy:
         activation=st.sampled_from(ACTIVATIONS),
         dropout_rate=st.one_of(st.just(0.0), st.floats(0.0, 0.99, exclude_max=True)),
         batch_norm=st.booleans(),
+        batch_norm_momentum=st.one_of(st.just(0.99), st.floats(0.0, 1.0, exclude_max=True)),
     )
 
 
@@ -154,6 +159,7 @@ def _small_trainings() -> st.SearchStrategy:
         lr_decay=st.one_of(st.floats(0.0, 1.0), st.sampled_from([0, 1, 1.0, 1e-300])),
         lr_decay_steps=st.one_of(st.integers(1, 10_000), st.sampled_from([1, 2**31, 2**63, 10**30])),
         min_learning_rate=st.one_of(st.floats(0.0, 0.01), st.sampled_from([0, 1e300, 10**30])),
+        warmup_fraction=st.one_of(st.floats(0.0, 1.0, exclude_max=True), st.sampled_from([0, 0.0, 0.999])),
         batch_size=st.integers(1, 128),
         epochs=st.one_of(st.integers(1, 10), st.just(200)),  # 200 epochs of a convnet exceeds the budget
         # Mostly more images than the largest batch; fewer are rejected when the batch is larger.
@@ -325,11 +331,12 @@ def test_small_networks_are_accepted_and_train_one_step(few_images):
 def test_every_config_field_is_generated():
     # A field added to a config later must get a hostile strategy here too.
     assert {item.name for item in fields(ModelConfig)} == {
-        "conv_layers", "padding", "hidden_units", "activation", "dropout_rate", "batch_norm"}
+        "conv_layers", "padding", "hidden_units", "activation", "dropout_rate", "batch_norm", "batch_norm_momentum"}
     assert {item.name for item in fields(TrainConfig)} == {
         "optimizer", "learning_rate", "lr_schedule", "lr_decay", "lr_decay_steps", "min_learning_rate",
-        "batch_size", "epochs", "train_size", "validation_size", "seed"}
-    assert {item.name for item in fields(ConvLayer)} == {"filters", "kernel_size", "stride", "activation"}
+        "warmup_fraction", "batch_size", "epochs", "train_size", "validation_size", "seed"}
+    assert {item.name for item in fields(ConvLayer)} == {"filters", "kernel_size", "stride", "activation",
+                                                         "pool_size"}
 
 
 # Canvas images ---------------------------------------------------------------------------------------------
