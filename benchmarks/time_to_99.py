@@ -117,7 +117,9 @@ def recipes(args: argparse.Namespace) -> list[Recipe]:
     chosen += [Recipe(name, *get_preset(name).configs()) for name in args.preset]
     for path in args.config:
         model, train = configs.loads(Path(path).read_text())
-        chosen.append(Recipe(Path(path).parent.name or path, model, train))
+        # A run's config.json is named after its run folder; any other file after itself.
+        file = Path(path)
+        chosen.append(Recipe(file.parent.name if file.name == "config.json" else file.stem, model, train))
     for recipe in chosen:
         if args.epochs:
             recipe.train.epochs = args.epochs

@@ -22,7 +22,7 @@ SHARED = {
     "activation": "tanh", "dropout_rate": "0.3", "batch_norm": "true", "optimizer": "rmsprop",
     "learning_rate": "0.002", "lr_schedule": "inverse_time", "lr_decay": "0.002", "lr_decay_steps": "1500",
     "min_learning_rate": "0.0002", "batch_size": "64", "epochs": "4", "train_size": "20000",
-    "validation_size": "3000", "seed": "7",
+    "validation_size": "3000", "seed": "7", "batch_norm_momentum": "0.95",
 }
 
 

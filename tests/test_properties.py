@@ -123,6 +123,7 @@ def _hostile_trainings() -> st.SearchStrategy:
         train_size=_or_hostile(st.integers(10, 1_000)),
         validation_size=_or_hostile(st.integers(100, 5_000)),
         seed=_or_hostile(st.integers(0, 2**31 - 1)),
+        fine_tune_from=_or_hostile(st.sampled_from(["", "20261129-071713-softmax-f08e61"])),
     )
 
 
@@ -334,7 +335,7 @@ def test_every_config_field_is_generated():
         "conv_layers", "padding", "hidden_units", "activation", "dropout_rate", "batch_norm", "batch_norm_momentum"}
     assert {item.name for item in fields(TrainConfig)} == {
         "optimizer", "learning_rate", "lr_schedule", "lr_decay", "lr_decay_steps", "min_learning_rate",
-        "warmup_fraction", "batch_size", "epochs", "train_size", "validation_size", "seed"}
+        "warmup_fraction", "batch_size", "epochs", "train_size", "validation_size", "seed", "fine_tune_from"}
     assert {item.name for item in fields(ConvLayer)} == {"filters", "kernel_size", "stride", "activation",
                                                          "pool_size"}
 
