@@ -96,7 +96,8 @@ def test_a_disk_error_on_train_is_a_message_not_an_exception(app_store, monkeypa
     def full(self, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("app_pages/train.py").run()
     monkeypatch.setattr(RunStore, "create", full)
     at.selectbox(key="preset").select("softmax").run()
     [train] = [button for button in at.button if button.label == "Train"]
