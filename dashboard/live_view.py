@@ -131,3 +131,23 @@ def live_ui(run_id: str, *, key: str = "train", show_inside: bool = False) -> No
             st.rerun()
 
     live_view()
+
+
+def progress_bar_ui(run_id: str, name: str) -> None:
+    """A one-line live view of a waiting or training job (its place in the queue, or its epoch and batch), redrawn
+    once a second; a full rerun when it ends, so the page shows what the job made."""
+
+    @st.fragment(run_every=1.0)
+    def progress_bar() -> None:
+        progress = state.progress(run_id)
+        if progress.waiting:
+            position = state.job_queue().position(run_id) or 1
+            st.progress(0.0, text=f"Waiting for a free slot (number {position} in the queue)…")
+        else:
+            st.progress(progress.fraction, text=f"Training {plain(name)}: epoch "
+                                                f"{min(progress.epoch + 1, progress.epochs)}/{progress.epochs}, "
+                                                f"batch {progress.batch}")
+        if progress.done:
+            st.rerun()
+
+    progress_bar()

@@ -13,6 +13,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from dashboard import charts, state
 from dashboard.identity import identity
+from dashboard.live_view import progress_bar_ui
 from dashboard.pen_up import latest_drawing, pen_up_ui
 from dashboard.widgets import model_ui, plain
 from mnist_models import my_digits
@@ -48,21 +49,7 @@ def quick_model_ui() -> None:
     queue, me = state.job_queue(), identity()
     mine = [job for job in queue.jobs_of(me) if not state.progress(job.run_id).done]
     if mine:
-        run_id = mine[0].run_id
-
-        @st.fragment(run_every=1.0)
-        def waiting() -> None:
-            progress = state.progress(run_id)
-            if progress.waiting:
-                st.progress(0.0, text=f"Waiting for a free slot (number {queue.position(run_id) or 1} in the queue)…")
-            else:
-                st.progress(progress.fraction, text=f"Training {plain(mine[0].name)}: epoch "
-                                                    f"{min(progress.epoch + 1, progress.epochs)}/{progress.epochs}, "
-                                                    f"batch {progress.batch}")
-            if progress.done:
-                st.rerun()
-
-        waiting()
+        progress_bar_ui(mine[0].run_id, mine[0].name)
         return
     if st.button("Train a quick model", type="primary", icon=":material/bolt:"):
         preset = get_preset(QUICK_PRESET)
@@ -273,21 +260,7 @@ def fine_tune_ui(run: RunInfo, runs: list[RunInfo], kept: list, me: str | None) 
             return
         st.rerun()
     if running:
-        job = running[0]
-
-        @st.fragment(run_every=1.0)
-        def waiting() -> None:
-            progress = state.progress(job.run_id)
-            if progress.waiting:
-                st.progress(0.0, text=f"Waiting for a free slot (number {queue.position(job.run_id) or 1} in "
-                                      "the queue)…")
-            else:
-                st.progress(progress.fraction, text=f"Training {plain(job.name)}: epoch "
-                                                    f"{min(progress.epoch + 1, progress.epochs)}/{progress.epochs}")
-            if progress.done:
-                st.rerun()
-
-        waiting()
+        progress_bar_ui(running[0].run_id, running[0].name)
         return
     mine = [info for info in runs if info.owner == key and (info.path / my_digits.RESULT_FILE).is_file()]
     if mine:

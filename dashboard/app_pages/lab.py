@@ -121,6 +121,18 @@ def _curves(info: RunInfo) -> dict:
     return state.progress(info.run_id).curves()
 
 
+def train_test_charts_ui(shown: dict, key: str, side_by_side: bool = False) -> None:
+    """Accuracy and loss of several runs, train dashed and test solid, larger and bolder on a projector."""
+    height = 520 if presenting() else CHART_HEIGHT
+    places = st.columns(2) if side_by_side else (st.container(), st.container())
+    for place, metric in zip(places, ("accuracy", "loss"), strict=True):
+        figure = charts.train_test_figure(shown, metric, height=height)
+        if presenting():
+            figure = charts.projector_style(figure)
+        with place:
+            live_chart(figure.to_json(), key=f"{key}_{metric}", height=height)
+
+
 def comparison_ui(step: Step, best: RunInfo, runs: list[RunInfo], owner: str | None) -> None:
     """The learner's best run of this step beside their best of the previous step, train and test."""
     previous = course.previous_training_step(step)
@@ -128,12 +140,7 @@ def comparison_ui(step: Step, best: RunInfo, runs: list[RunInfo], owner: str | N
     shown = {f"{step.title} (yours)": _curves(best)}
     if earlier is not None:
         shown[f"{previous.title} (yours)"] = _curves(earlier)
-    height = 520 if presenting() else CHART_HEIGHT
-    for metric in ("accuracy", "loss"):
-        figure = charts.train_test_figure(shown, metric, height=height)
-        if presenting():
-            figure = charts.projector_style(figure)
-        live_chart(figure.to_json(), key=f"lab_compare_{metric}", height=height)
+    train_test_charts_ui(shown, key="lab_compare")
     if earlier is None and previous is not None:
         st.caption(f"Train the previous step ({previous.title}) too, to see the two side by side.")
     elif earlier is not None:
@@ -203,14 +210,7 @@ def lesson_ui() -> None:
         shown = {label: item.curves() for label, item in progress.items()}
         status = ", ".join(f"{label}: {item.status}" for label, item in progress.items())
         st.caption(f"Your latest lesson · {status}")
-        height = 520 if presenting() else CHART_HEIGHT
-        columns = st.columns(2)
-        for column, metric in zip(columns, ("accuracy", "loss"), strict=True):
-            figure = charts.train_test_figure(shown, metric, height=height)
-            if presenting():
-                figure = charts.projector_style(figure)
-            with column:
-                live_chart(figure.to_json(), key=f"lesson_{metric}", height=height)
+        train_test_charts_ui(shown, key="lesson", side_by_side=True)
         if active and all(item.done for item in progress.values()):
             st.rerun()
 
