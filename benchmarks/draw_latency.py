@@ -39,7 +39,7 @@ def main() -> None:
     if args.run_id:
         predictor = Predictor.for_run(args.run_id)
     else:
-        from mnist_models.models import build_model
+        from mnist_models.worker.models import build_model
 
         model = build_model(get_preset(args.preset).model)
         path = Path(tempfile.mkdtemp()) / "model.keras"

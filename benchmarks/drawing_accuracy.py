@@ -26,8 +26,8 @@ from drawn_digits import DIGITS, render  # noqa: E402
 from mnist_models.drawing import naive_resize, to_mnist  # noqa: E402
 from mnist_models.predict import Predictor  # noqa: E402
 from mnist_models.presets import get_preset  # noqa: E402
-from mnist_models.runs import RunStore  # noqa: E402
-from mnist_models.training import TrainingJob  # noqa: E402
+from mnist_models.store.runs import RunStore  # noqa: E402
+from mnist_models.worker.training import TrainingThread  # noqa: E402
 
 
 def trained_predictor(run_id: str | None) -> Predictor:
@@ -36,7 +36,7 @@ def trained_predictor(run_id: str | None) -> Predictor:
     preset = get_preset("conv-bigger-dropout")
     store = RunStore(tempfile.mkdtemp(prefix="drawing-accuracy-"))
     print(f"Training {preset.name} for {preset.train.epochs} epochs (pass --run-id to reuse a saved run)...")
-    job = TrainingJob(*preset.configs(), store=store, preset=preset.name).start()
+    job = TrainingThread(*preset.configs(), store=store, preset=preset.name).start()
     progress = job.wait()
     print(f"test accuracy {progress.test_accuracy:.4f} in {progress.elapsed_seconds:.0f} s")
     return Predictor.for_run(job.run_id, store)

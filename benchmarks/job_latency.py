@@ -22,10 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mnist_models.executors import LocalExecutor
-from mnist_models.jobs import JobQueue
+from mnist_models.jobs.local import LocalExecutor
+from mnist_models.jobs.queue import JobQueue
 from mnist_models.presets import PRESETS, get_preset
-from mnist_models.runs import RunStore
+from mnist_models.store.progress import STOPPED, STOPPING
+from mnist_models.store.runs import RunStore
 
 
 def wait(condition, timeout: float = 300.0, interval: float = 0.01) -> float:
@@ -47,8 +48,8 @@ def one_job(queue: JobQueue, store: RunStore, preset: str, owner: str) -> dict[s
     wait(lambda: store.progress(run_id).step >= 50)
     asked = time.monotonic()
     queue.stop(run_id, owner)
-    heard = wait(lambda: store.progress(run_id).status in ("stopping", "stopped"))
-    saved = wait(lambda: store.progress(run_id).status == "stopped")
+    heard = wait(lambda: store.progress(run_id).status in (STOPPING, STOPPED))
+    saved = wait(lambda: store.progress(run_id).status == STOPPED)
     queue.wait_idle(120)
     return {"first": first - submitted, "heard": heard - asked, "saved": saved - asked}
 

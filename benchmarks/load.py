@@ -36,10 +36,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from browser_support import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, _stop, start_server  # noqa: E402
 
+from dashboard.identity import owner_of  # noqa: E402
 from mnist_models.config import MAX_EPOCHS, TOTAL_TRAIN_IMAGES  # noqa: E402
-from mnist_models.jobs import owner_key  # noqa: E402
 from mnist_models.presets import PRESETS  # noqa: E402
-from mnist_models.runs import FINAL_STATUSES, RunStore  # noqa: E402
+from mnist_models.store.progress import COMPLETED  # noqa: E402
+from mnist_models.store.runs import FINAL_STATUSES, RunStore  # noqa: E402
 
 PRESET = "softmax"
 PAGE_SECONDS = 60  # the longest a page may take to show before it counts as a failed load
@@ -128,8 +129,8 @@ def learner_jobs(store: RunStore, pages: list) -> dict[str, str]:
     jobs = {}
     for index, page in enumerate(pages):
         cookie = next((c["value"] for c in page.context.cookies() if c["name"] == "mnist_identity"), None)
-        if owner_key(cookie) in owners:
-            jobs[f"learner {index + 1}"] = owners[owner_key(cookie)]
+        if owner_of(cookie) in owners:
+            jobs[f"learner {index + 1}"] = owners[owner_of(cookie)]
     return jobs
 
 
@@ -209,10 +210,10 @@ def measure(browser, url: str, store: RunStore, args: argparse.Namespace) -> lis
     for name in [name for name in learners if name not in jobs]:
         print(f"  {name} has no job; its page says: {learners[name].get_by_test_id('stAlert').all_inner_texts()}")
     for run_id, status in ended.items():
-        if status != "completed":
+        if status != COMPLETED:
             print(f"  {run_id}: {status}: {final[run_id].error if run_id in final else ''}")
     print(f"largest queue position a learner saw: {largest_position or 'none shown'}")
-    completed = [run_id for run_id, status in ended.items() if status == "completed"]
+    completed = [run_id for run_id, status in ended.items() if status == COMPLETED]
     problems = check_models(store, completed)
     print(f"models that load and predict: {len(completed) - len(problems)} of {len(completed)} completed runs")
     for problem in problems:
@@ -222,7 +223,7 @@ def measure(browser, url: str, store: RunStore, args: argparse.Namespace) -> lis
     for text in sorted(set().union(*shown.values())):
         print(f"  exception: {' '.join(text.split())[:400]}")
 
-    failures = [f"{count} job(s) {status}" for status, count in counts.items() if status != "completed"]
+    failures = [f"{count} job(s) {status}" for status, count in counts.items() if status != COMPLETED]
     failures += [f"only {len(jobs)} of {args.sessions} presses made a job"] if len(jobs) < args.sessions else []
     failures += [f"{len(problems)} model(s) did not load"] if problems else []
     failures += [f"exceptions shown on {len(shown)} page(s)"] if shown else []

@@ -11,7 +11,6 @@ charts and downloads are drawn too. Target: at most 1 s more per refresh with 30
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -30,20 +29,17 @@ PAGES = ("app_pages/lab.py", "app_pages/train.py", "app_pages/runs.py", "app_pag
 def fill_store(folder: Path, count: int) -> None:
     """One real run (softmax, 2,000 images, 2 epochs), copied until the store holds `count` runs."""
     from mnist_models.presets import get_preset
-    from mnist_models.runs import RunStore
-    from mnist_models.training import TrainingJob
+    from mnist_models.store.runs import RunStore
+    from mnist_models.worker.training import TrainingThread
 
     store = RunStore(folder)
     model, train = get_preset("softmax").configs()
     train.train_size, train.epochs = 2000, 2
-    original = TrainingJob(model, train, store=store).start().wait()
+    original = TrainingThread(model, train, store=store).start().wait()
     for index in range(1, count):
         run_id = f"{original.run_id[:-6]}{index:06x}"
         shutil.copytree(store.folder(original.run_id), folder / run_id)
-        meta_path = folder / run_id / "meta.json"
-        meta = json.loads(meta_path.read_text())
-        meta.update(run_id=run_id, name=f"copy {index}", created=meta["created"] + index)
-        meta_path.write_text(json.dumps(meta))
+        store.update(run_id, run_id=run_id, name=f"copy {index}", created=store.get(original.run_id).created + index)
 
 
 def time_pages(folder: Path, repeats: int) -> dict[str, float]:

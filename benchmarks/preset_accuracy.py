@@ -1,6 +1,6 @@
 """Test accuracy and training time of presets with their own settings, over several seeds.
 
-Trains each preset through the same TrainingJob the dashboard and the command line use (into a temporary
+Trains each preset through the same TrainingThread the dashboard and the command line use (into a temporary
 run store) and prints one line per run and a summary per preset: the lowest, mean and highest test
 accuracy against the codelab's figure, and the seconds per epoch. Too slow for the test suite (a convnet
 takes minutes on a laptop CPU), which is why the issue's accuracy targets are measured here.
@@ -24,8 +24,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from mnist_models.data import load_mnist  # noqa: E402
 from mnist_models.presets import PRESETS, get_preset  # noqa: E402
-from mnist_models.runs import RunStore  # noqa: E402
-from mnist_models.training import TrainingJob  # noqa: E402
+from mnist_models.store.progress import COMPLETED  # noqa: E402
+from mnist_models.store.runs import RunStore  # noqa: E402
+from mnist_models.worker.training import TrainingThread  # noqa: E402
 
 
 def main() -> None:
@@ -46,9 +47,9 @@ def main() -> None:
         accuracies, epoch_seconds = [], []
         for seed in args.seeds:
             train_config.seed = seed
-            job = TrainingJob(model_config, train_config, store=store, preset=name, data=data).start()
+            job = TrainingThread(model_config, train_config, store=store, preset=name, data=data).start()
             progress = job.wait()
-            if progress.status != "completed":
+            if progress.status != COMPLETED:
                 sys.exit(f"{name} seed {seed} ended {progress.status}: {progress.error}")
             accuracy = progress.test_accuracy
             accuracies.append(accuracy)

@@ -135,11 +135,11 @@ def time_recipe(recipe: Recipe, seed: int, data, *, score_on: str, eval_every: i
     """Train `recipe` with `seed`, scoring every `eval_every` images on a stopped clock."""
     import keras
 
-    from mnist_models import models
     from mnist_models.data import make_split
-    from mnist_models.progress import scores
-    from mnist_models.progress_callback import predict_probabilities
-    from mnist_models.training import steps_per_execution, visible_device_types
+    from mnist_models.store.progress import scores
+    from mnist_models.worker import models
+    from mnist_models.worker.callback import predict_probabilities
+    from mnist_models.worker.training import steps_per_execution, visible_device_types
 
     train = recipe.train
     split = make_split(data, train.train_size, train.validation_size)
@@ -190,8 +190,8 @@ def _seconds(value: float | None) -> str:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     from mnist_models.data import load_mnist
-    from mnist_models.jobs import threads_per_job
-    from mnist_models.training import device_report, set_thread_count
+    from mnist_models.jobs.queue import threads_per_job
+    from mnist_models.worker.training import device_report, set_thread_count
 
     set_thread_count(threads_per_job(1))  # what a dashboard worker training alone gets
     data = load_mnist()

@@ -1,4 +1,4 @@
-"""Time a TrainingJob against plain `model.fit` of the same model on the same data, and print the ratio.
+"""Time a TrainingThread against plain `model.fit` of the same model on the same data, and print the ratio.
 
 The baseline is what a Keras user would write: `model.fit(..., validation_data=(x_test, y_test))`, which
 also scores the test set after every epoch, as the job does. Both sides are timed from building the model to
@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mnist_models.data import load_mnist, make_split
 from mnist_models.presets import PRESETS, get_preset
-from mnist_models.runs import RunStore
+from mnist_models.store.progress import COMPLETED
+from mnist_models.store.runs import RunStore
 
 
 def parse_args() -> argparse.Namespace:
@@ -51,7 +52,7 @@ def time_plain_fit(model_config, train_config, split) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of building, compiling and fitting the model the way Keras users do."""
     import keras
 
-    from mnist_models.models import build_model, compile_model
+    from mnist_models.worker.models import build_model, compile_model
 
     started, cpu_started = time.perf_counter(), time.process_time()
     keras.utils.set_random_seed(train_config.seed)
@@ -67,7 +68,7 @@ INSIDE_SECONDS = [0.0]  # time the training loop spent in the InsightRecorder (i
 def count_inside_time() -> None:
     """Time every call the training makes into the InsightRecorder: what the look inside costs the training
     loop itself, measured within each run (separate runs' wall times vary more than the 3% to be measured)."""
-    from mnist_models import insight_recorder
+    from mnist_models.worker import insight_recorder
 
     for name in ("__init__", "record", "close"):
         original = getattr(insight_recorder.InsightRecorder, name)
@@ -83,21 +84,21 @@ def count_inside_time() -> None:
 
 
 def time_job(model_config, train_config, data, store: RunStore, insight: bool = True) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) of a TrainingJob from start() until it has saved the finished run."""
-    from mnist_models.training import TrainingJob
+    """(wall seconds, CPU seconds) of a TrainingThread from start() until it has saved the finished run."""
+    from mnist_models.worker.training import TrainingThread
 
     started, cpu_started = time.perf_counter(), time.process_time()
-    job = TrainingJob(model_config, train_config, store=store, data=data, record_insight=insight).start()
+    job = TrainingThread(model_config, train_config, store=store, data=data, record_insight=insight).start()
     progress = job.wait()
     seconds = time.perf_counter() - started, time.process_time() - cpu_started
-    if progress.status != "completed":
+    if progress.status != COMPLETED:
         raise SystemExit(f"The training job ended as {progress.status}: {progress.error}")
     return seconds
 
 
 def main() -> int:
     args = parse_args()
-    from mnist_models.training import device_report
+    from mnist_models.worker.training import device_report
 
     data = load_mnist()
     count_inside_time()
@@ -139,10 +140,10 @@ def main() -> int:
             totals["fit_cpu"] += fit_cpu
             totals["job_cpu"] += job_cpu
             print(f"{name:<22} model.fit {statistics.median(w for w, _ in seconds['fit']):7.2f} s   "
-                  f"TrainingJob {statistics.median(w for w, _ in seconds['job']):7.2f} s   (medians)   "
+                  f"TrainingThread {statistics.median(w for w, _ in seconds['job']):7.2f} s   (medians)   "
                   f"ratio {job / fit:.3f} wall, {job_cpu / fit_cpu:.3f} CPU", flush=True)
     ratio = totals["job"] / totals["fit"]
-    print(f"overall: model.fit {totals['fit']:.2f} s, TrainingJob {totals['job']:.2f} s, ratio {ratio:.3f} "
+    print(f"overall: model.fit {totals['fit']:.2f} s, TrainingThread {totals['job']:.2f} s, ratio {ratio:.3f} "
           f"(target <= 1.05: {'met' if ratio <= 1.05 else 'NOT met'}); "
           f"CPU time ratio {totals['job_cpu'] / totals['fit_cpu']:.3f}", flush=True)
     share = INSIDE_SECONDS[0] / totals["job"]

@@ -37,7 +37,8 @@ from browser_support import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, _stop, free_port 
 
 from mnist_models.config import MAX_EPOCHS  # noqa: E402
 from mnist_models.presets import PRESETS, get_preset  # noqa: E402
-from mnist_models.runs import FINAL_STATUSES, RunInfo, RunStore  # noqa: E402
+from mnist_models.store.progress import COMPLETED  # noqa: E402
+from mnist_models.store.runs import FINAL_STATUSES, RunInfo, RunStore  # noqa: E402
 
 TARGETS = {1: 1.10, 3: 1.25}  # the ratio to the command line's time allowed with that many tabs watching
 LABELS = {0: "command line", "queue": "queue, no tab", 1: "1 tab", 3: "3 tabs"}
@@ -91,7 +92,7 @@ def train_cli(preset: str, epochs: int, folder: Path) -> tuple[float, float]:
 def wait_completed(store: RunStore, run_id: str, pause) -> RunInfo:
     """Poll the run's meta until it is completed; any other final status (or an hour) ends the benchmark."""
     deadline = time.monotonic() + 3600
-    while (info := store.get(run_id)).status != "completed":
+    while (info := store.get(run_id)).status != COMPLETED:
         if info.status in FINAL_STATUSES or time.monotonic() > deadline:
             raise SystemExit(f"The training is {info.status}: {info.error}; see {info.path}.")
         pause()
@@ -102,7 +103,7 @@ def train_queue(preset: str, epochs: int, folder: Path) -> tuple[float, float]:
     """(seconds, test accuracy) of the dashboard's own path without the dashboard: a JobQueue's worker, which
     imports TensorFlow and loads MNIST before it takes the job, as the server's does (the CLI's `seconds`
     include that start-up)."""
-    from mnist_models.jobs import JobQueue
+    from mnist_models.jobs.queue import JobQueue
 
     store = RunStore(folder / "runs")
     queue = JobQueue(store)

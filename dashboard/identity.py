@@ -1,7 +1,9 @@
-"""Who is this browser: an identity that survives a page refresh (a cookie), and the teacher's unlock."""
+"""Who is this browser: an identity that survives a page refresh (a cookie), the owner key made from it (the one
+place it is hashed: the job queue, the run store, My digits and the Lab take the key), and the teacher's unlock."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import re
@@ -9,9 +11,8 @@ import secrets
 
 import streamlit as st
 
-from mnist_models.jobs import TEACHER_ENV
-
 COOKIE = "mnist_identity"
+TEACHER_ENV = "MNIST_TEACHER_PASSWORD"
 _VALID = re.compile(r"[0-9a-f]{32}")
 # Sets the identity cookie for a year, only for this site and never sent with requests from other sites.
 _SET_COOKIE_JS = """
@@ -34,6 +35,16 @@ def identity() -> str:
     if "identity" not in st.session_state:
         st.session_state["identity"] = _cookie() or secrets.token_hex(16)
     return st.session_state["identity"]
+
+
+def owner_of(identity: str) -> str:
+    """What the server keeps of an identity: a hash, so that the identity itself never leaves this module."""
+    return hashlib.sha256(identity.encode()).hexdigest()[:24]
+
+
+def owner() -> str:
+    """This browser's owner key: what its runs, jobs and digits are filed under."""
+    return owner_of(identity())
 
 
 def remember_identity() -> None:

@@ -8,13 +8,13 @@ import math
 import streamlit as st
 
 from dashboard import charts, presentation, state
-from dashboard.inside import inside_ui
+from dashboard.insight_view import insight_ui
 from dashboard.live_chart import live_chart
 from dashboard.widgets import plain
 from mnist_models.data import load_mnist
 from mnist_models.presets import PRESETS
-from mnist_models.progress import Progress
-from mnist_models.runs import RunNotFoundError
+from mnist_models.store.progress import FAILED, INTERRUPTED, RUNNING, STARTING, STOPPED, STOPPING, Progress
+from mnist_models.store.runs import RunNotFoundError
 
 CHART_HEIGHT = 380  # the height of the live Accuracy and Loss charts
 PROJECTOR_CHART_HEIGHT = 560  # presentation mode: the charts fill a projected screen
@@ -53,16 +53,16 @@ def waiting_ui(run_id: str) -> None:
 
 def progress_ui(progress: Progress, codelab_accuracy: float | None, key: str = "train") -> None:
     """The live view's content: progress bar, numbers, and the Accuracy and Loss charts."""
-    if progress.status == "starting":
+    if progress.status == STARTING:
         st.progress(0.0, text="Preparing the data and building the network…")
-    elif progress.status in ("running", "stopping"):
+    elif progress.status in (RUNNING, STOPPING):
         per_epoch = max(1, progress.batches_per_epoch)
         epoch = min(progress.epochs, max(1, math.ceil(progress.step / per_epoch)))
         text = f"Epoch {epoch}/{progress.epochs} · batch {progress.batch}/{progress.batches_per_epoch}"
         if progress.batch == progress.batches_per_epoch and progress.epoch < epoch:
             text += " · scoring the test set"
         text += f" · {_duration(progress.eta_seconds)} left"
-        if progress.status == "stopping":
+        if progress.status == STOPPING:
             text = "Stopping after this batch, then scoring the test set…"
         st.progress(progress.fraction, text=text)
     numbers = st.columns(4)
@@ -84,9 +84,9 @@ def progress_ui(progress: Progress, codelab_accuracy: float | None, key: str = "
     else:
         live_chart(accuracy, key=f"{key}_accuracy_chart", height=height)
         live_chart(loss, key=f"{key}_loss_chart", height=height)
-    if progress.status == "failed":
+    if progress.status == FAILED:
         st.error(f"Training failed: {plain(progress.error or 'no reason was given')}")
-    elif progress.status == "interrupted":
+    elif progress.status == INTERRUPTED:
         st.warning("This training's process ended without finishing (the server or the worker stopped). Its "
                    "curves up to then are kept.")
     elif progress.done:
@@ -96,7 +96,7 @@ def progress_ui(progress: Progress, codelab_accuracy: float | None, key: str = "
 def result_ui(progress: Progress, codelab_accuracy: float | None) -> None:
     if progress.test_accuracy is None:
         return
-    verb = "Stopped" if progress.status == "stopped" else "Finished"
+    verb = "Stopped" if progress.status == STOPPED else "Finished"
     comparison = ""
     if codelab_accuracy is not None:
         gap = (progress.test_accuracy - codelab_accuracy) * 100
@@ -125,8 +125,8 @@ def live_ui(run_id: str, *, key: str = "train", show_inside: bool = False) -> No
         else:
             progress_ui(progress, codelab_accuracy, key)
             if show_inside:
-                insight, rates = state.inside(run_id)
-                inside_ui(insight, rates, load_mnist().x_test, key=f"{key}_inside", live=True)
+                insight, rates = state.insight(run_id)
+                insight_ui(insight, rates, load_mnist().x_test, key=f"{key}_inside", live=True)
         if (first.waiting and not progress.waiting) or (not first.done and progress.done):
             st.rerun()
 

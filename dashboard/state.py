@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 
 import streamlit as st
 
-from mnist_models.jobs import RAY_ENV, JobQueue, max_jobs_setting, shared_queue
-from mnist_models.progress import Progress
-from mnist_models.runs import RunStore
+from mnist_models.jobs import JobQueue, make_executor, shared_queue
+from mnist_models.store.progress import Progress
+from mnist_models.store.runs import RunStore
 
 
 @st.cache_resource(show_spinner=False)
@@ -23,26 +22,16 @@ def run_store() -> RunStore:
 def job_queue() -> JobQueue:
     """The server's job queue. Trainings run in worker processes (or Ray tasks), never in this process, so
     they survive page changes, refreshes and even a restart of the server."""
-    address = os.environ.get(RAY_ENV, "").strip()
-    if address:
-        from mnist_models.ray_executor import RayExecutor
-
-        # A bad or unreachable address raises a clear message here; the Train page shows it.
-        executor = RayExecutor(address)
-        limit = max_jobs_setting() if os.environ.get("MNIST_MAX_JOBS") else executor.max_running()
-        return shared_queue(run_store(), executor=executor, max_running=limit, threads=executor.cpus)
-    return shared_queue(run_store())
+    # A bad setting or an unreachable Ray cluster raises a clear message here; the Train page shows it.
+    choice = make_executor()
+    return shared_queue(run_store(), executor=choice.executor, max_running=choice.max_running,
+                        threads=choice.threads)
 
 
 def run_version(run_id: str) -> tuple[int, int, int]:
-    """Changes whenever the run's worker publishes (the files' mtimes), and at least every 5 seconds: an active
-    run's status can change without a write, when its worker dies."""
-    folder = run_store().folder(run_id)
-    try:
-        mtimes = ((folder / "meta.json").stat().st_mtime_ns, (folder / "history.json").stat().st_mtime_ns)
-    except FileNotFoundError:
-        mtimes = (0, 0)
-    return (*mtimes, int(time.time() // 5))
+    """Changes whenever the run's worker publishes, and at least every 5 seconds: an active run's status can
+    change without a write, when its worker dies."""
+    return (*run_store().version(run_id), int(time.time() // 5))
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
@@ -56,13 +45,13 @@ def progress(run_id: str) -> Progress:
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
-def _inside(run_id: str, version: tuple[int, int, int]) -> tuple[dict, list]:
+def _insight(run_id: str, version: tuple[int, int, int]) -> tuple[dict, list]:
     return run_store().load_insight(run_id), run_store().load_learning_rates(run_id)
 
 
-def inside(run_id: str) -> tuple[dict, list]:
+def insight(run_id: str) -> tuple[dict, list]:
     """The run's weight percentiles and digit wall, and its learning rates, read once per change."""
-    return _inside(run_id, run_version(run_id))
+    return _insight(run_id, run_version(run_id))
 
 
 # Draw compares up to ten networks at each stroke: they all stay loaded, with room for the one in the Model box.

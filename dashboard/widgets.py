@@ -6,7 +6,7 @@ import re
 
 import streamlit as st
 
-from mnist_models.runs import RunInfo
+from mnist_models.store.runs import RunInfo
 
 CONTROL_KEYS = ("preset", "net_type", "conv_count", "padding", "hidden_count", "activation", "dropout", "batch_norm",
                 "batch_norm_momentum",

@@ -14,7 +14,8 @@ from mnist_models.architecture import count_params
 from mnist_models.budget import budget_problems
 from mnist_models.config import ConfigError
 from mnist_models.presets import PRESETS, get_preset
-from mnist_models.runs import RunStore, default_root
+from mnist_models.store.progress import FAILED
+from mnist_models.store.runs import RunStore, default_root
 
 EXIT_USAGE = 2
 
@@ -129,31 +130,30 @@ def _train(args: argparse.Namespace) -> int:
     preset_name = preset.name if preset else "custom"
     name = args.name or (preset.title if preset else Path(args.config).parent.name or "Custom network")
     store = RunStore()
-    if args.ray:
-        from mnist_models.ray_executor import ExecutorUnavailable, RayExecutor
+    from mnist_models.jobs.ray_executor import ExecutorUnavailable
+    from mnist_models.jobs.settings import make_executor
 
-        try:
-            executor = RayExecutor(args.ray)
-        except (ExecutorUnavailable, ValueError) as error:
-            return _fail_usage(str(error))
-        run_id = store.create(model_config, train_config, preset=preset_name, name=name, params=params,
-                              executor=executor.name)
-        handle = executor.start(store, run_id, executor.cpus)
-        finished = lambda: handle.poll() is not None  # noqa: E731
-    else:
-        from mnist_models.jobs import threads_per_job
-        from mnist_models.training import TrainingJob, set_thread_count
-
-        # The threads a dashboard worker gets when it trains alone, so that both report comparable times.
-        set_thread_count(threads_per_job(1))
-        job = TrainingJob(model_config, train_config, store=store, preset=preset_name, name=name).start()
-        run_id, handle = job.run_id, None
-        finished = lambda: job.done  # noqa: E731
+    try:
+        # The same executor the dashboard makes: a worker process here, or a Ray task with --ray.
+        choice = make_executor(args.ray or "")
+    except (ExecutorUnavailable, ValueError) as error:
+        return _fail_usage(str(error))
+    executor = choice.executor
+    run_id = store.create(model_config, train_config, preset=preset_name, name=name, params=params,
+                          executor=executor.name)
+    try:
+        handle = executor.start(store, run_id, choice.threads)
+        if handle.pid is not None:
+            store.update(run_id, pid=handle.pid, host=handle.host, durable=False)
+    except Exception as error:
+        store.fail_unless_finished(run_id, f"The training could not be started: {error}")
+        executor.close()
+        raise
     print(f"Training {preset_name} ({params:,} parameters) as run {run_id}", flush=True)
     printed = 0
     while True:
         try:
-            while not finished():
+            while handle.poll() is None:
                 time.sleep(0.2)
                 printed = _print_epochs(store.progress(run_id), printed)
             break
@@ -161,8 +161,8 @@ def _train(args: argparse.Namespace) -> int:
             # The same stop as the dashboard's: the worker ends after its batch, scores and saves the run.
             print("Stopping after the current batch...", flush=True)
             store.request_stop(run_id)
-    if handle is not None:
-        store.fail_unless_finished(run_id, handle.exit_reason(handle.poll() or 0))
+    store.fail_unless_finished(run_id, handle.exit_reason(handle.poll() or 0))
+    executor.close()
     progress = store.progress(run_id)
     _print_epochs(progress, printed)
     if progress.error:
@@ -177,11 +177,11 @@ def _train(args: argparse.Namespace) -> int:
         "seconds": round(progress.elapsed_seconds, 2),
         "params": params,
         "device": progress.device,
-        "executor": "ray" if args.ray else "local",
+        "executor": executor.name,
         "codelab_accuracy": preset.codelab_accuracy if preset else None,
         "error": progress.error,
     }), flush=True)
-    return 1 if progress.status == "failed" else 0
+    return 1 if progress.status == FAILED else 0
 
 
 def _print_epochs(progress, printed: int) -> int:

@@ -10,10 +10,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_models.jobs import JobSpec
+from mnist_models.jobs.queue import JobSpec
 from mnist_models.presets import PRESETS, Preset
-from mnist_models.progress import COMPLETED, STOPPED
-from mnist_models.runs import RunInfo
+from mnist_models.store.progress import COMPLETED, STOPPED
+from mnist_models.store.runs import RunInfo
 
 COURSE_FILE = Path(__file__).with_name("course.toml")
 OVERFIT_PRESET = "overfit-demo"

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_models.architecture import IMAGE_SIZE
-from mnist_models.runs import RunStore
+from mnist_models.store.runs import RunStore
 
 
 class Predictor:

@@ -200,8 +200,6 @@ def module_app_page(chromium, module_streamlit_server, request):
         yield page
 
 
-# Following the script runs -----------------------------------------------------------------------------------
-
 
 @dataclass
 class Request:

@@ -23,13 +23,13 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from dashboard import state
+from dashboard.identity import owner_of
 from mnist_models.drawing import to_mnist
-from mnist_models.jobs import owner_key
-from mnist_models.my_digits import MyDigits
 from mnist_models.predict import Predictor
 from mnist_models.presets import get_preset
-from mnist_models.runs import RunInfo, RunStore
-from mnist_models.training import TrainingJob
+from mnist_models.store.my_digits import MyDigits
+from mnist_models.store.runs import RunInfo, RunStore
+from mnist_models.worker.training import TrainingThread
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "dashboard" / "app.py"
@@ -367,8 +367,6 @@ def test_lab_and_train_pages_do_not_import_tensorflow(tmp_path):
     assert result.stdout.split()[-2:] == ["False", "False"], "the first pages must appear without TensorFlow"
 
 
-# Draw page -------------------------------------------------------------------------------------------------------
-
 DRAW = "app_pages/draw.py"
 QUICK_PRESET = "conv-bigger-dropout"
 # The canvas draws white strokes on a transparent pad; its PNG carries the ink in the alpha channel.
@@ -426,7 +424,7 @@ def train_small(store: RunStore, mnist, preset: str, name: str, train_size: int)
     model, train = get_preset(preset).configs()
     train.train_size = train_size
     train.epochs = 1
-    job = TrainingJob(model, train, store=store, preset=preset, name=name, data=mnist).start()
+    job = TrainingThread(model, train, store=store, preset=preset, name=name, data=mnist).start()
     progress = job.wait(600)
     assert progress.status == "completed", progress.error
     return store.get(job.run_id)
@@ -470,7 +468,7 @@ def test_draw_page_without_runs_offers_a_quick_model_then_lists_it(runs_folder):
     button.click().run()
     assert not at.exception, [item.value for item in at.exception]
     [job] = state.job_queue().jobs()
-    assert job.owned_by(at.session_state["identity"]), "the button starts a training job of this browser's"
+    assert job.owned_by(owner_of(at.session_state["identity"])), "the button starts a training job of this browser's"
     info = state.run_store().get(job.run_id)
     model, train = state.run_store().load_configs(job.run_id)
     assert info.preset == QUICK_PRESET
@@ -672,7 +670,7 @@ def test_keep_a_drawing_in_my_digits_then_remove_it(draw_page, drawing_runs):
     keep.click().run()
     assert not at.exception, [item.value for item in at.exception]
     assert at.session_state["canvas_version"] == 1, "the pad is cleared for the next digit"
-    owner = owner_key(at.session_state["identity"])
+    owner = owner_of(at.session_state["identity"])
     [kept] = MyDigits(RunStore(drawing_runs["best"].path.parent), owner).list()
     assert kept.label == 1, "kept as the digit the learner says, not the network's answer"
     assert kept.path.parent == drawing_runs["best"].path.parent / "_digits" / owner
@@ -706,7 +704,7 @@ def test_fine_tune_on_my_digits_runs_through_the_queue_and_shows_before_and_afte
     weaker = drawing_runs["weaker"]
     at.selectbox(key="draw_model").set_value(weaker.run_id).run()
     store = RunStore(weaker.path.parent)
-    digits = MyDigits(store, owner_key(at.session_state["identity"]))
+    digits = MyDigits(store, owner_of(at.session_state["identity"]))
     for index in range(10):
         digits.add(to_mnist(render(drawn(index % 10).strokes)), index % 10)
     at.run()
@@ -714,7 +712,7 @@ def test_fine_tune_on_my_digits_runs_through_the_queue_and_shows_before_and_afte
     assert not fine_tune.disabled
     fine_tune.click().run()
     assert not at.exception, [item.value for item in at.exception]
-    [job] = state.job_queue().jobs_of(at.session_state["identity"])
+    [job] = state.job_queue().jobs_of(owner_of(at.session_state["identity"]))
     assert state.job_queue().wait_idle(300)
     try:
         assert store.progress(job.run_id).status == "completed", store.progress(job.run_id).error

@@ -254,8 +254,6 @@ def test_refreshing_the_page_keeps_the_training_job(app_page, streamlit_server):
     stop_and_wait(page)
 
 
-# Draw page -------------------------------------------------------------------------------------------------------
-
 DRAW_PRESET = "conv-bigger-dropout"
 # The preset's default 3 epochs over 59,000 images: about two minutes on an idle 2-core CPU.
 TRAIN_SECONDS = 900

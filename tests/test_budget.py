@@ -12,9 +12,9 @@ import pytest
 
 from mnist_models.budget import LIMITS, budget_problems, estimate, limits
 from mnist_models.config import ConfigError, ConvLayer, ModelConfig, TrainConfig
-from mnist_models.jobs import JobQueue
+from mnist_models.jobs.queue import JobQueue
 from mnist_models.presets import PRESETS
-from mnist_models.runs import RunStore
+from mnist_models.store.runs import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 # Six layers of 256 3x3 filters at stride 1: within the parameter limit (about 4.2 M), far beyond any budget.

@@ -35,8 +35,6 @@ def test_defaults_are_valid():
     assert TrainConfig().validate().problems() == []
 
 
-# ModelConfig problems --------------------------------------------------------------------------------------
-
 
 @pytest.mark.parametrize("units", [0, -3, 5000, 2.5, "100", True, None])
 def test_bad_hidden_units(units):
@@ -123,8 +121,6 @@ def test_model_above_the_parameter_limit():
     assert "20,037,642 parameters" in message
     assert f"{MAX_PARAMS:,}" in message
 
-
-# TrainConfig problems --------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("rate", [0, 0.0, -0.1, math.nan, math.inf, -math.inf, "0.1", None])
@@ -222,8 +218,6 @@ def test_bad_seed(seed):
     assert _only_problem(TrainConfig(seed=seed)).startswith("The seed must be a whole number from 0 to 2147483647")
 
 
-# Every problem at once -------------------------------------------------------------------------------------
-
 
 def test_model_config_error_lists_every_problem():
     config = ModelConfig(hidden_units=[0, 100], activation="magic", dropout_rate=1.0,
@@ -250,8 +244,6 @@ def test_train_config_error_lists_every_problem():
     for fragment in ("optimizer", "Learning rate", "Batch size", "Epochs", "seed", "Decay steps"):
         assert sum(fragment in problem for problem in problems) == 1, fragment
 
-
-# JSON ------------------------------------------------------------------------------------------------------
 
 
 def test_json_round_trip():
@@ -287,8 +279,6 @@ def test_bad_json_raises_config_error(text):
         loads(text)
 
 
-# Learning-rate schedules -----------------------------------------------------------------------------------
-
 
 def test_learning_rate_at_constant():
     config = TrainConfig(learning_rate=0.01, lr_schedule="constant")
@@ -323,7 +313,7 @@ def test_learning_rate_at_exponential():
     ids=["constant", "inverse_time", "exponential", "one_cycle"],
 )
 def test_learning_rate_at_matches_the_keras_schedule(train):
-    from mnist_models.models import make_learning_rate
+    from mnist_models.worker.models import make_learning_rate
 
     rate = make_learning_rate(train)
     for step in (0, 1, 550, 2000, 9999):

@@ -6,9 +6,8 @@ import pytest
 
 from mnist_models import course
 from mnist_models.config import ModelConfig, TrainConfig
-from mnist_models.jobs import owner_key
 from mnist_models.presets import PRESETS
-from mnist_models.runs import RunStore
+from mnist_models.store.runs import RunStore
 
 CODELAB_ORDER = ["softmax", "five-layer-sigmoid", "five-layer-relu", "five-layer-relu-adam", "five-layer-decay",
                  "five-layer-dropout", "conv", "conv-bigger-dropout", "conv-batchnorm"]
@@ -62,12 +61,12 @@ def test_overfitting_lesson_pairs_the_overfitting_network_with_its_fix():
 
 def test_lesson_runs_finds_the_owners_latest_pair(tmp_path):
     store = RunStore(tmp_path)
-    me = owner_key("me")
+    me = "2744ccd10c7533bd736ad890"
     ids = []
     for spec in course.overfitting_lesson("dropout"):
         ids.append(store.create(spec.model, spec.train, preset=spec.preset, name=spec.name, owner=me))
     store.create(ModelConfig(), TrainConfig(), preset="overfit-demo", name="Overfitting lesson: overfitting",
-                 owner=owner_key("someone else"))
+                 owner="8e5966554908cc04840d0975")
     assert [info.run_id for info in course.lesson_runs(store.list(), me)] == ids
-    assert course.lesson_runs(store.list(), owner_key("nobody")) == []
+    assert course.lesson_runs(store.list(), "6382b3cc881412b77bfcaeed") == []
     assert course.lesson_runs(store.list(), None) == []

@@ -71,8 +71,6 @@ def test_arrays_are_read_only(mnist):
             array[0] = 0
 
 
-# Broken files -----------------------------------------------------------------------------------------------
-
 
 def _assert_names_file(error: pytest.ExceptionInfo, path) -> None:
     message = str(error.value)
@@ -146,8 +144,6 @@ def test_bundled_file_with_a_wrong_checksum(tmp_path, monkeypatch):
     assert "checksum" in str(error.value)
     assert SHA256 in str(error.value)
 
-
-# Subsets and splits -----------------------------------------------------------------------------------------
 
 
 def test_split_sizes(mnist):

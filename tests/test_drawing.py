@@ -331,8 +331,6 @@ def test_drawn_digits_cover_every_label_and_stay_where_a_person_can_draw():
                 assert not (x > TOOLBAR_LEFT and y < TOOLBAR_BOTTOM), (digit.label, digit.style)
 
 
-# What is not one digit -------------------------------------------------------------------------------------------
-
 
 def _zigzag(rows: int) -> tuple[tuple[tuple[float, float], ...], ...]:
     """A scribble back and forth over the whole pad, `rows` passes from top to bottom."""

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from mnist_models.export import COLUMNS, history_csv
+from mnist_models.store.export import COLUMNS, history_csv
 
 
 def point(step: int, loss: float | None, accuracy: float | None, steps_per_epoch: int = 10) -> dict:

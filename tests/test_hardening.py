@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.widgets import plain
 from mnist_models.config import ModelConfig, TrainConfig
-from mnist_models.runs import RunNotFoundError, RunStore
+from mnist_models.store.runs import RunNotFoundError, RunStore
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 HOSTILE = "![x](http://attacker.example/x.png) **bold** [link](http://attacker.example) <img src=x>"

@@ -6,12 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dashboard.inside import digit_wall_image, learning_rate_figure, weights_figure
+from dashboard.insight_view import digit_wall_image, learning_rate_figure, weights_figure
 from mnist_models.config import ConvLayer, ModelConfig, TrainConfig
 from mnist_models.insight import PERCENTILES, digit_wall, layer_names, percentile_rows
-from mnist_models.insight_recorder import TENSORBOARD_DIR
-from mnist_models.runs import RunStore
-from mnist_models.training import TrainingJob
+from mnist_models.store.runs import RunStore
+from mnist_models.worker.training import TrainingThread
 
 
 def test_percentile_rows_are_ordered_and_exact():
@@ -40,7 +39,7 @@ def tiny_run(tmp_path_factory, mnist):
     model = ModelConfig(conv_layers=[ConvLayer(4, 3, 2), ConvLayer(8, 3, 2)], hidden_units=[32])
     train = TrainConfig(optimizer="adam", learning_rate=0.003, lr_schedule="exponential", lr_decay_steps=5,
                         min_learning_rate=0.0001, epochs=2, train_size=600, validation_size=100)
-    progress = TrainingJob(model, train, store=store, data=mnist).start().wait(300)
+    progress = TrainingThread(model, train, store=store, data=mnist).start().wait(300)
     assert progress.status == "completed", progress.error
     return store, progress
 
@@ -90,7 +89,7 @@ def test_tensorboard_event_files_hold_scalars_and_histograms(tiny_run):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     store, progress = tiny_run
-    reader = EventAccumulator(str(store.folder(progress.run_id) / TENSORBOARD_DIR), size_guidance={"tensors": 0})
+    reader = EventAccumulator(str(store.tensorboard_dir(progress.run_id)), size_guidance={"tensors": 0})
     reader.Reload()
     tags = set(reader.Tags()["tensors"])
     scalars = {f"{metric}/{curve}" for metric in ("loss", "accuracy") for curve in ("train", "validation", "test")}

@@ -12,10 +12,10 @@ from dashboard import charts
 from mnist_models import inspection
 from mnist_models.architecture import plan_layers
 from mnist_models.config import ConvLayer, ModelConfig, TrainConfig
-from mnist_models.models import build_model
 from mnist_models.predict import Predictor
-from mnist_models.runs import RunStore
-from mnist_models.training import TrainingJob
+from mnist_models.store.runs import RunStore
+from mnist_models.worker.models import build_model
+from mnist_models.worker.training import TrainingThread
 
 TINY_CONV = ModelConfig(conv_layers=[ConvLayer(4, 5, 2)], hidden_units=[16])
 
@@ -172,7 +172,7 @@ def trained_run(tmp_path_factory, mnist):
     folder = tmp_path_factory.mktemp("inspect_runs")
     store = RunStore(folder)
     train = TrainConfig(epochs=1, train_size=1000, validation_size=500, batch_size=50)
-    job = TrainingJob(TINY_CONV, train, store=store, preset="custom", name="tiny convnet", data=mnist).start()
+    job = TrainingThread(TINY_CONV, train, store=store, preset="custom", name="tiny convnet", data=mnist).start()
     progress = job.wait(300)
     assert progress.status == "completed", progress.error
     return folder, store.get(job.run_id)

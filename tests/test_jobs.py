@@ -19,9 +19,9 @@ import pytest
 
 from mnist_models import jobs
 from mnist_models.config import ModelConfig, TrainConfig
-from mnist_models.jobs import JobQueue, NotYourJobError, QueueFullError, owner_key
+from mnist_models.jobs.queue import JobQueue, NotYourJobError, QueueFullError
 from mnist_models.presets import get_preset
-from mnist_models.runs import RunNotFoundError, RunStore
+from mnist_models.store.runs import RunNotFoundError, RunStore
 
 pytestmark = pytest.mark.slow
 
@@ -70,50 +70,6 @@ def make_queue(store):
     for queue in made:
         queue.shutdown(stop_running=True)
 
-
-# Settings ---------------------------------------------------------------------------------------------------
-
-
-def test_default_limits_follow_cores_and_gpus():
-    assert jobs.default_max_jobs(cores=2, gpus=0) == 1
-    assert jobs.default_max_jobs(cores=1, gpus=0) == 1
-    assert jobs.default_max_jobs(cores=16, gpus=0) == 8
-    assert jobs.default_max_jobs(cores=16, gpus=2) == 2
-    # Small machines keep a core for the web server; large ones share every core out.
-    assert jobs.threads_per_job(1, cores=1) == 1
-    assert jobs.threads_per_job(1, cores=2) == 1
-    assert jobs.threads_per_job(2, cores=2) == 1
-    assert jobs.threads_per_job(1, cores=4) == 3
-    assert jobs.threads_per_job(8, cores=2) == 1
-    assert jobs.threads_per_job(8, cores=16) == 2
-    assert jobs.threads_per_job(1, cores=16) == 16
-
-
-def test_max_jobs_setting_reads_the_environment(monkeypatch):
-    monkeypatch.setenv("MNIST_MAX_JOBS", "3")
-    assert jobs.max_jobs_setting() == 3
-    for bad in ("zero", "0", "-1", "1.5", "1000"):
-        monkeypatch.setenv("MNIST_MAX_JOBS", bad)
-        with pytest.raises(ValueError, match="MNIST_MAX_JOBS"):
-            jobs.max_jobs_setting()
-    monkeypatch.delenv("MNIST_MAX_JOBS")
-    assert jobs.max_jobs_setting() == jobs.default_max_jobs()
-
-
-def test_owner_key_hides_the_identity():
-    assert owner_key(None) is None and owner_key("") is None
-    assert owner_key("abc") == owner_key("abc") != owner_key("abd")
-    assert "abc" not in owner_key("abc")
-
-
-def test_gpu_count_honours_cuda_visible_devices(monkeypatch):
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
-    assert jobs.gpu_count() == 2
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
-    assert jobs.gpu_count() == 0
-
-
-# The queue --------------------------------------------------------------------------------------------------
 
 
 def test_first_come_first_served_with_places_cancel_and_stop(store, make_queue):
@@ -212,8 +168,6 @@ def test_stop_is_heard_within_a_second_and_ends_after_the_batch(store, make_queu
     assert store.get(run_id).has_model
 
 
-# Crashes ----------------------------------------------------------------------------------------------------
-
 
 def test_a_killed_worker_fails_its_run_and_the_queue_moves_on(store, make_queue):
     queue = make_queue()
@@ -233,9 +187,9 @@ def test_a_killed_worker_fails_its_run_and_the_queue_moves_on(store, make_queue)
 
 SERVER_SCRIPT = textwrap.dedent("""
     import sys, time
-    from mnist_models.jobs import JobQueue
+    from mnist_models.jobs.queue import JobQueue
     from mnist_models.presets import get_preset
-    from mnist_models.runs import RunStore
+    from mnist_models.store.runs import RunStore
 
     store = RunStore(sys.argv[1])
     queue = JobQueue(store, max_running=1)
@@ -286,8 +240,6 @@ def test_a_restarted_server_adopts_a_worker_still_training(store, make_queue):
     assert new.wait_idle(WAIT)
     assert store.get(run_id).status == "stopped" and store.get(queued).status == "completed"
 
-
-# A run from the command line --------------------------------------------------------------------------------
 
 
 def test_a_command_line_run_shows_live_in_the_run_folder_and_stops_from_the_queue(store, make_queue):

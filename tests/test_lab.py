@@ -12,11 +12,12 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import state
+from dashboard.identity import owner_of
 from mnist_models import course
 from mnist_models.config import loads
-from mnist_models.jobs import JobQueue, owner_key
+from mnist_models.jobs.queue import JobQueue
 from mnist_models.presets import PRESETS
-from mnist_models.runs import HOST, RunStore
+from mnist_models.store.runs import HOST, RunStore
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 TIMEOUT = 60  # the first run imports pandas, plotly and the core package on a loaded 2-core machine
@@ -119,7 +120,7 @@ def test_train_this_step_queues_that_steps_preset_for_this_learner(lab, step):
     button.click().run()
     assert not at.exception, [item.value for item in at.exception]
     [info] = lab.list()
-    assert (info.preset, info.owner, info.name) == (step.preset, owner_key(LEARNER), PRESETS[step.preset].title)
+    assert (info.preset, info.owner, info.name) == (step.preset, owner_of(LEARNER), PRESETS[step.preset].title)
     model, train = loads((lab.folder(info.run_id) / "config.json").read_text())
     assert (model, train) == PRESETS[step.preset].configs()
     # One training at a time: the button now waits for this one.
@@ -129,7 +130,7 @@ def test_train_this_step_queues_that_steps_preset_for_this_learner(lab, step):
 
 def _finished_run(store: RunStore, preset: str, owner: str, accuracy: float) -> str:
     model, train = PRESETS[preset].configs()
-    run_id = store.create(model, train, preset=preset, owner=owner_key(owner), name=PRESETS[preset].title)
+    run_id = store.create(model, train, preset=preset, owner=owner_of(owner), name=PRESETS[preset].title)
     store.update(run_id, status="completed", test_accuracy=accuracy, epochs_completed=train.epochs,
                  history={"train": [], "validation": [],
                           "test": [{"epoch": 1, "step": 10, "accuracy": accuracy, "loss": 0.3}]})

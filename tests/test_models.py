@@ -1,4 +1,4 @@
-"""Tests for mnist_models.models: the Keras model is exactly the architecture plan, and it trains with any optimiser."""
+"""Tests for mnist_models.worker.models: the Keras model is the architecture plan; it trains with any optimiser."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from mnist_models.architecture import count_params, plan_layers, summary_rows
 from mnist_models.config import OPTIMIZERS, ConfigError, ConvLayer, ModelConfig, TrainConfig
-from mnist_models.models import build_model, compile_model, current_learning_rate
+from mnist_models.worker.models import build_model, compile_model, current_learning_rate
 
 CONFIGS = {
     "softmax": ModelConfig(hidden_units=[]),
@@ -111,7 +111,7 @@ def test_every_optimizer_builds_compiles_and_steps(optimizer, schedule, mnist):
 
 @pytest.mark.parametrize("step", [0, 1, 50, 99, 100, 101, 250, 499, 500, 900])
 def test_one_cycle_schedule_is_the_configs_formula(step):
-    from mnist_models.models import make_learning_rate
+    from mnist_models.worker.models import make_learning_rate
 
     # 5 epochs of 2,000 images in batches of 20: 500 steps, the first 100 warming up.
     train = TrainConfig(learning_rate=0.01, lr_schedule="one_cycle", min_learning_rate=0.0001, warmup_fraction=0.2,

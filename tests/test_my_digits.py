@@ -7,16 +7,15 @@ import numpy as np
 import pytest
 from drawn_digits import DIGITS, render
 
-from mnist_models import my_digits
 from mnist_models.config import ConfigError, TrainConfig
 from mnist_models.drawing import to_mnist
-from mnist_models.jobs import owner_key
-from mnist_models.my_digits import DigitLimitError, MyDigits
 from mnist_models.presets import get_preset
-from mnist_models.runs import RunStore
-from mnist_models.training import TrainingJob, train_run
+from mnist_models.store import my_digits
+from mnist_models.store.my_digits import DigitLimitError, MyDigits
+from mnist_models.store.runs import RunStore
+from mnist_models.worker.training import TrainingThread, train_run
 
-OWNER = owner_key("learner-1")
+OWNER = "d25b18ac5725bb878246b259"
 
 
 def _image(label: int, style: str = "normal", rotate: int = 0) -> np.ndarray:
@@ -26,7 +25,7 @@ def _image(label: int, style: str = "normal", rotate: int = 0) -> np.ndarray:
 
 def test_digits_are_kept_per_owner_listed_oldest_first_and_deleted(tmp_path):
     store = RunStore(tmp_path / "runs")
-    mine, theirs = MyDigits(store, OWNER), MyDigits(store, owner_key("learner-2"))
+    mine, theirs = MyDigits(store, OWNER), MyDigits(store, "02909d1ae6f6db5dffeb2061")
     added = [mine.add(_image(label), label) for label in (7, 1, 7)]
     theirs.add(_image(3), 3)
 
@@ -105,7 +104,7 @@ def test_fine_tuning_on_a_learner_s_digits_raises_their_accuracy_and_keeps_mnist
     store = RunStore(tmp_path / "runs")
     model, train = get_preset("softmax").configs()
     train.train_size, train.epochs = 5000, 2
-    base = TrainingJob(model, train, store=store, preset="softmax", name="Base", data=mnist).start()
+    base = TrainingThread(model, train, store=store, preset="softmax", name="Base", data=mnist).start()
     assert base.wait(600).status == "completed"
 
     digits = MyDigits(store, OWNER)

@@ -7,8 +7,8 @@ import pytest
 
 from mnist_models.config import ConvLayer, ModelConfig, TrainConfig
 from mnist_models.predict import Predictor
-from mnist_models.runs import RunNotFoundError, RunStore
-from mnist_models.training import TrainingJob
+from mnist_models.store.runs import RunNotFoundError, RunStore
+from mnist_models.worker.training import TrainingThread
 
 SAMPLE = 64
 
@@ -35,7 +35,7 @@ def trained(tmp_path_factory, mnist):
     model = ModelConfig(conv_layers=[ConvLayer(4, 5, 2), ConvLayer(8, 3, 2)], hidden_units=[32], batch_norm=True,
                         dropout_rate=0.25)
     train = TrainConfig(train_size=2000, validation_size=100, epochs=1, batch_size=50)
-    job = TrainingJob(model, train, store=store, name="tiny convnet", data=mnist).start()
+    job = TrainingThread(model, train, store=store, name="tiny convnet", data=mnist).start()
     progress = job.wait(180)
     assert progress.status == "completed", progress.error
     assert store.before_save is not None

@@ -49,7 +49,7 @@ def test_parameter_counts_match_the_codelab(name, params):
 
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_keras_counts_the_same_parameters(name):
-    from mnist_models.models import build_model
+    from mnist_models.worker.models import build_model
 
     model = build_model(PRESETS[name].model)
     assert model.count_params() == count_params(PRESETS[name].model)
@@ -75,7 +75,7 @@ def test_fast_99_recipe_learns_within_a_fifth_of_an_epoch(mnist):
     import keras
     import numpy as np
 
-    from mnist_models.models import build_model, compile_model
+    from mnist_models.worker.models import build_model, compile_model
 
     model_config, train = get_preset("fast-99").configs()
     train.train_size, train.epochs = 11_800, 1

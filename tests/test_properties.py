@@ -36,7 +36,7 @@ from mnist_models.config import (
     loads,
 )
 from mnist_models.drawing import MNIST_SIZE, to_mnist
-from mnist_models.models import build_model, compile_model
+from mnist_models.worker.models import build_model, compile_model
 
 # Every test's example count is a multiple of the profile's (ci: 100, long: 1000), so the long profile scales
 # them all. Rejections are cheap and make up most of the configs; each accepted network costs a Keras build.
@@ -275,8 +275,6 @@ def few_images(mnist) -> Batch:
     return Batch(np.array(mnist.x_train[:MAX_FED]), np.array(mnist.y_train[:MAX_FED]))
 
 
-# Configs ---------------------------------------------------------------------------------------------------
-
 
 @settings(max_examples=6 * EXAMPLES)
 @given(model=_hostile_models(), train=_hostile_trainings())
@@ -339,8 +337,6 @@ def test_every_config_field_is_generated():
     assert {item.name for item in fields(ConvLayer)} == {"filters", "kernel_size", "stride", "activation",
                                                          "pool_size"}
 
-
-# Canvas images ---------------------------------------------------------------------------------------------
 
 DTYPES = ["uint8", "float32", "float64", "bool", "int64", "int8", "int16", "uint16", "uint64", "float16"]
 # A stroke three times as often as the rest: drawings are what the canvas sends.

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from mnist_models.jobs import JobQueue
+from mnist_models.jobs.queue import JobQueue
+from mnist_models.jobs.ray_executor import ExecutorUnavailable, RayExecutor, check_address
 from mnist_models.presets import get_preset
-from mnist_models.ray_executor import ExecutorUnavailable, RayExecutor, check_address
-from mnist_models.runs import RunStore
+from mnist_models.store.runs import RunStore
 
 pytestmark = pytest.mark.slow
 

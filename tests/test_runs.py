@@ -1,4 +1,4 @@
-"""Tests for mnist_models.runs: round trips, atomic writes, interrupted runs, corrupted folders, safe ids."""
+"""Tests for mnist_models.store.runs: round trips, atomic writes, interrupted runs, corrupted folders, safe ids."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import time
 
 import pytest
 
-from mnist_models import runs
 from mnist_models.config import ConvLayer, ModelConfig, TrainConfig
-from mnist_models.runs import RunNotFoundError, RunStore, clean_name, write_atomic, write_json_atomic
+from mnist_models.store import runs
+from mnist_models.store.run_info import STALE_AFTER_SECONDS
+from mnist_models.store.runs import RunNotFoundError, RunStore, clean_name, write_atomic, write_json_atomic
 
 HISTORY = {
     "train": [{"epoch": 0.5, "step": 5, "loss": 1.25, "accuracy": 0.5}, {"epoch": 1.0, "step": 10, "loss": 0.5,
@@ -46,8 +47,6 @@ def _edit_meta(store: RunStore, run_id: str, **values) -> None:
 def _leftovers(folder: pathlib.Path) -> list[str]:
     return [path.name for path in folder.iterdir() if path.name.startswith(".") or "tmp" in path.name]
 
-
-# Round trips ------------------------------------------------------------------------------------------------
 
 
 def test_default_root_follows_the_environment(runs_dir, monkeypatch):
@@ -124,7 +123,7 @@ def test_non_finite_numbers_are_stored_as_null(store, tmp_path):
 def test_save_model_writes_model_keras(store):
     import keras
 
-    from mnist_models.models import build_model
+    from mnist_models.worker.models import build_model
 
     run_id = _create(store)
     with pytest.raises(RunNotFoundError, match="no saved model"):
@@ -137,8 +136,6 @@ def test_save_model_writes_model_keras(store):
     loaded = keras.saving.load_model(store.model_path(run_id), safe_mode=True)
     assert loaded.count_params() == 7850
 
-
-# Atomic writes ----------------------------------------------------------------------------------------------
 
 
 def test_failed_rename_keeps_the_previous_file(tmp_path, monkeypatch):
@@ -225,8 +222,6 @@ def test_store_update_interrupted_half_way_keeps_the_run_readable(store, monkeyp
     assert store.load_history(run_id) == HISTORY
 
 
-# Runs whose process died ------------------------------------------------------------------------------------
-
 
 def _dead_pid() -> int:
     process = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -265,7 +260,7 @@ def test_stale_heartbeat_is_interrupted(store):
     run_id = _create(store)
     store.update(run_id, history=HISTORY)
     # The pid is alive (it is this process), but the run has been silent far longer than a live run can be.
-    _edit_meta(store, run_id, pid=os.getpid(), heartbeat=time.time() - 10 * runs.STALE_AFTER_SECONDS)
+    _edit_meta(store, run_id, pid=os.getpid(), heartbeat=time.time() - 10 * STALE_AFTER_SECONDS)
     assert store.get(run_id).status == "interrupted"
     assert store.load_history(run_id) == HISTORY
     # A fresh heartbeat from another machine (whose pids mean nothing here) counts as alive.
@@ -282,8 +277,6 @@ def test_meta_without_status_is_interrupted(store):
     assert store.get(run_id).status == "interrupted"
 
 
-# Corrupted folders ------------------------------------------------------------------------------------------
-
 
 @pytest.mark.parametrize(
     "meta_text",
@@ -298,7 +291,7 @@ def test_corrupted_folder_is_skipped_with_a_warning(store, caplog, meta_text):
         (broken / "meta.json").write_text(meta_text)
     (store.root / "notes").mkdir()  # not a run folder: ignored silently
     (store.root / "README.txt").write_text("hello")
-    with caplog.at_level(logging.WARNING, logger="mnist_models.runs"):
+    with caplog.at_level(logging.WARNING, logger="mnist_models.store.runs"):
         listed = store.list()
     assert [info.run_id for info in listed] == [good]
     warnings = [record for record in caplog.records if record.levelno == logging.WARNING]
@@ -326,8 +319,6 @@ def test_corrupted_run_raises_a_clear_error_when_asked_for_directly(store):
     with pytest.raises(ValueError):
         store.get(run_id)
 
-
-# Run ids ----------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -364,8 +355,6 @@ def test_preset_names_become_safe_slugs(store):
     assert "-custom-" in custom
     assert store.get(custom).name == "Custom network"
 
-
-# Delete and names -------------------------------------------------------------------------------------------
 
 
 def test_delete_refuses_a_running_run(store):

@@ -25,8 +25,8 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import charts
 from mnist_models.presets import get_preset
-from mnist_models.runs import RunInfo, RunStore
-from mnist_models.training import TrainingJob
+from mnist_models.store.runs import RunInfo, RunStore
+from mnist_models.worker.training import TrainingThread
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "dashboard" / "app.py"
@@ -53,7 +53,7 @@ def saved_runs(tmp_path_factory, mnist) -> dict[str, RunInfo]:
     model, train = get_preset("softmax").configs()
     train.train_size = 500
     train.epochs = 1
-    job = TrainingJob(model, train, store=store, preset="softmax", name="Tiny softmax", data=mnist).start()
+    job = TrainingThread(model, train, store=store, preset="softmax", name="Tiny softmax", data=mnist).start()
     progress = job.wait(300)
     assert progress.status == "completed", progress.error
     failed = store.create(model, train, preset="softmax", name="Failed early")

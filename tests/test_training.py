@@ -1,4 +1,4 @@
-"""Tests for mnist_models.training: real (small) runs, progress snapshots, stop, failures, reproducibility."""
+"""Tests for mnist_models.worker.training: real (small) runs, progress snapshots, stop, failures, reproducibility."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import time
 import numpy as np
 import pytest
 
-from mnist_models import progress_callback
 from mnist_models.config import ModelConfig, TrainConfig
 from mnist_models.data import make_split
 from mnist_models.presets import get_preset
-from mnist_models.runs import RunStore
-from mnist_models.training import TrainingJob, device_report
+from mnist_models.store.runs import RunStore
+from mnist_models.worker import callback as progress_callback
+from mnist_models.worker.training import TrainingThread, device_report
 
 WAIT_SECONDS = 180
 
@@ -31,14 +31,12 @@ def _wait_for(condition, timeout: float = 60.0) -> None:
         time.sleep(0.005)
 
 
-def _finished(job: TrainingJob):
+def _finished(job: TrainingThread):
     progress = job.wait(WAIT_SECONDS)
     assert progress.done, progress.status
     assert not job._thread.is_alive()
     return progress
 
-
-# A short completed run, shared by the tests that read it ------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +44,7 @@ def completed(tmp_path_factory, mnist):
     """five-layer-relu-adam on 2,000 images for 2 epochs: a real run, small enough to take a couple of seconds."""
     store = RunStore(tmp_path_factory.mktemp("runs"))
     model, train = _configs("five-layer-relu-adam", train_size=2000, validation_size=500, epochs=2)
-    job = TrainingJob(model, train, store=store, preset="five-layer-relu-adam", name="short", data=mnist).start()
+    job = TrainingThread(model, train, store=store, preset="five-layer-relu-adam", name="short", data=mnist).start()
     return job, _finished(job), store
 
 
@@ -124,14 +122,12 @@ def test_completed_run_is_saved(completed):
     assert (model, train) == (job.model_config, job.train_config)
 
 
-# Stop -------------------------------------------------------------------------------------------------------
-
 
 @pytest.mark.slow
 def test_stop_ends_training_within_one_batch(mnist):
     store = RunStore()
     model, train = _configs("five-layer-relu-adam", train_size=2000, validation_size=200, epochs=50)
-    job = TrainingJob(model, train, store=store, preset="five-layer-relu-adam", data=mnist).start()
+    job = TrainingThread(model, train, store=store, preset="five-layer-relu-adam", data=mnist).start()
     # Into the second epoch, so that a full epoch (with its test point and saved model) is behind us.
     _wait_for(lambda: job.progress().step >= 23)
     running = job.progress()
@@ -167,7 +163,7 @@ def test_stop_ends_training_within_one_batch(mnist):
 
 def test_stop_before_the_first_batch(mnist):
     model, train = _configs("softmax", train_size=1000, validation_size=100, epochs=5)
-    job = TrainingJob(model, train, data=mnist).start()
+    job = TrainingThread(model, train, data=mnist).start()
     job.stop()
     progress = _finished(job)
     assert progress.status == "stopped"
@@ -175,14 +171,12 @@ def test_stop_before_the_first_batch(mnist):
     assert RunStore().get(job.run_id).status == "stopped"
 
 
-# Failures ---------------------------------------------------------------------------------------------------
-
 
 def test_divergence_ends_as_failed_with_a_reason(mnist):
     # A deep linear network with plain SGD at 10: the weights blow up within a few batches.
     model = ModelConfig(hidden_units=[200, 100], activation="linear")
     train = TrainConfig(optimizer="sgd", learning_rate=10.0, train_size=1000, validation_size=100, epochs=3)
-    job = TrainingJob(model, train, data=mnist).start()
+    job = TrainingThread(model, train, data=mnist).start()
     progress = _finished(job)
     assert progress.status == "failed"
     assert "The loss became" in progress.error
@@ -202,13 +196,13 @@ def test_divergence_ends_as_failed_with_a_reason(mnist):
 
 
 def test_out_of_memory_ends_as_failed_with_advice(mnist, monkeypatch):
-    from mnist_models import models
+    from mnist_models.worker import models
 
     def exhausted(config):
         raise MemoryError("cannot allocate 2.00GiB")
 
     monkeypatch.setattr(models, "build_model", exhausted)
-    job = TrainingJob(*_configs("softmax", train_size=1000, validation_size=100), data=mnist).start()
+    job = TrainingThread(*_configs("softmax", train_size=1000, validation_size=100), data=mnist).start()
     progress = _finished(job)
     assert progress.status == "failed"
     assert progress.error.startswith("Out of memory:")
@@ -217,13 +211,13 @@ def test_out_of_memory_ends_as_failed_with_advice(mnist, monkeypatch):
 
 
 def test_unexpected_error_is_reported_in_one_line(mnist, monkeypatch):
-    from mnist_models import models
+    from mnist_models.worker import models
 
     def broken(model, train, steps_per_execution=1):
         raise RuntimeError("something odd\nwith a second line")
 
     monkeypatch.setattr(models, "compile_model", broken)
-    job = TrainingJob(*_configs("softmax", train_size=1000, validation_size=100), data=mnist).start()
+    job = TrainingThread(*_configs("softmax", train_size=1000, validation_size=100), data=mnist).start()
     progress = _finished(job)
     assert progress.status == "failed"
     assert progress.error == "Training failed (RuntimeError): something odd"
@@ -231,13 +225,11 @@ def test_unexpected_error_is_reported_in_one_line(mnist, monkeypatch):
 
 def test_invalid_configs_are_refused_before_starting():
     with pytest.raises(ValueError, match="Epochs"):
-        TrainingJob(ModelConfig(), TrainConfig(epochs=0))
+        TrainingThread(ModelConfig(), TrainConfig(epochs=0))
     with pytest.raises(ValueError, match="neurons"):
-        TrainingJob(ModelConfig(hidden_units=[-1]), TrainConfig())
+        TrainingThread(ModelConfig(hidden_units=[-1]), TrainConfig())
     assert RunStore().list() == []
 
-
-# Reproducibility --------------------------------------------------------------------------------------------
 
 
 def _curves(progress) -> dict[str, list[tuple]]:
@@ -251,9 +243,9 @@ def test_seeded_runs_are_reproducible(mnist, monkeypatch):
     monkeypatch.setattr(progress_callback, "REPORT_INTERVAL_SECONDS", 0.0)
     # Dropout and shuffling both draw random numbers, so the seed has to fix them all.
     model, train = _configs("five-layer-dropout", train_size=1000, validation_size=200, epochs=2, seed=7)
-    runs = [_finished(TrainingJob(model, train, data=mnist).start()) for _ in range(2)]
+    runs = [_finished(TrainingThread(model, train, data=mnist).start()) for _ in range(2)]
     train.seed = 8
-    other = _finished(TrainingJob(model, train, data=mnist).start())
+    other = _finished(TrainingThread(model, train, data=mnist).start())
     first, second = runs
     assert first.status == second.status == other.status == "completed"
     assert len(first.train) == 20
@@ -263,8 +255,6 @@ def test_seeded_runs_are_reproducible(mnist, monkeypatch):
     assert first.test_loss != other.test_loss
     assert _curves(first)["train"] != _curves(other)["train"]
 
-
-# Device -------------------------------------------------------------------------------------
 
 
 def test_device_report_names_the_device():
@@ -279,11 +269,9 @@ def test_device_report_names_the_device():
         assert threads >= 1
 
 
-# Races and broken disks -------------------------------------------------------------------------------------
-
 
 def test_a_stop_after_the_last_batch_leaves_the_run_completed(tmp_path):
-    from mnist_models.reporter import RunReporter
+    from mnist_models.worker.reporter import RunReporter
 
     store = RunStore(tmp_path)
     for stop_at, expected in ((20, "completed"), (13, "stopped")):
@@ -305,7 +293,7 @@ def test_a_full_disk_fails_the_run_with_advice_instead_of_leaving_it_running(mni
 
     monkeypatch.setattr(RunStore, "save_model", full)
     model, train = _configs("softmax", train_size=1000, validation_size=100, epochs=1)
-    job = TrainingJob(model, train, data=mnist).start()
+    job = TrainingThread(model, train, data=mnist).start()
     progress = _finished(job)
     assert progress.status == "failed"
     assert "No space left on device" in progress.error and "Free some disk space" in progress.error
@@ -316,7 +304,7 @@ def test_a_full_disk_fails_the_run_with_advice_instead_of_leaving_it_running(mni
 def test_when_even_the_curves_cannot_be_written_the_status_still_is(mnist, monkeypatch):
     import errno
 
-    from mnist_models import runs
+    from mnist_models.store import runs
 
     real = runs.write_json_atomic
 
@@ -326,18 +314,16 @@ def test_when_even_the_curves_cannot_be_written_the_status_still_is(mnist, monke
         return real(path, value, **options)
 
     model, train = _configs("softmax", train_size=1000, validation_size=100, epochs=1)
-    job = TrainingJob(model, train, data=mnist).start()  # its folder is made; from now on the disk is full
+    job = TrainingThread(model, train, data=mnist).start()  # its folder is made; from now on the disk is full
     monkeypatch.setattr(runs, "write_json_atomic", no_room_for_curves)
     progress = _finished(job)
     assert progress.status == "failed" and "No space left" in progress.error
     assert RunStore().get(job.run_id).status == "failed"
 
 
-# Progress every few steps on a GPU ------------------------------------------------------------------------------
-
 
 def test_steps_per_execution_is_one_on_the_cpu_and_a_few_on_a_gpu():
-    from mnist_models.training import GPU_STEPS_PER_EXECUTION, steps_per_execution
+    from mnist_models.worker.training import GPU_STEPS_PER_EXECUTION, steps_per_execution
 
     assert steps_per_execution(["CPU"]) == 1
     assert steps_per_execution(["CPU"], steps_per_epoch=1000) == 1
@@ -350,11 +336,11 @@ def test_steps_per_execution_is_one_on_the_cpu_and_a_few_on_a_gpu():
 
 def test_progress_copes_with_batches_reported_every_few_steps(tmp_path, mnist, monkeypatch):
     # As on a GPU: Keras calls the callback once every 4 batches (23 batches an epoch: the last call covers 3).
-    from mnist_models import training
+    from mnist_models.worker import training
 
     monkeypatch.setattr(training, "steps_per_execution", lambda devices, steps=None: 4)
     model, train = _configs("five-layer-relu-adam", train_size=2300, validation_size=500, epochs=2, batch_size=100)
-    job = TrainingJob(model, train, store=RunStore(tmp_path), data=mnist, record_insight=False).start()
+    job = TrainingThread(model, train, store=RunStore(tmp_path), data=mnist, record_insight=False).start()
     progress = _finished(job)
     assert progress.status == "completed", progress.error
     assert (progress.epoch, progress.batch, progress.batches_per_epoch) == (2, 23, 23)

@@ -12,16 +12,22 @@ from PIL import Image, ImageDraw, UnidentifiedImageError
 from streamlit_drawable_canvas import st_canvas
 
 from dashboard import charts, state
-from dashboard.identity import identity
+from dashboard.identity import owner
 from dashboard.live_view import progress_bar_ui
 from dashboard.pen_up import latest_drawing, pen_up_ui
 from dashboard.widgets import model_ui, plain
-from mnist_models import my_digits
 from mnist_models.drawing import EMPTY, HINTS, drawing_problem, naive_resize, to_mnist
-from mnist_models.jobs import QueueFullError, owner_key
-from mnist_models.my_digits import FINE_TUNE_EPOCHS, FINE_TUNE_MNIST_IMAGES, MAX_DIGITS, MIN_FOR_FINE_TUNE, MyDigits
+from mnist_models.jobs.queue import QueueFullError
 from mnist_models.presets import get_preset
-from mnist_models.runs import RunInfo
+from mnist_models.store import my_digits
+from mnist_models.store.my_digits import (
+    FINE_TUNE_EPOCHS,
+    FINE_TUNE_MNIST_IMAGES,
+    MAX_DIGITS,
+    MIN_FOR_FINE_TUNE,
+    MyDigits,
+)
+from mnist_models.store.runs import RunInfo
 
 log = logging.getLogger(__name__)
 CANVAS_SIZE = 280  # ten canvas pixels per MNIST pixel
@@ -46,7 +52,7 @@ def quick_model_ui() -> None:
     """No model yet: one click trains a small convnet, with live progress."""
     st.info("There is no trained network yet. Train one on the **Train** page, or let the dashboard train a "
             "quick convolutional network now (under a minute on a CPU, about 98.5% on the test set).")
-    queue, me = state.job_queue(), identity()
+    queue, me = state.job_queue(), owner()
     mine = [job for job in queue.jobs_of(me) if not state.progress(job.run_id).done]
     if mine:
         progress_bar_ui(mine[0].run_id, mine[0].name)
@@ -104,7 +110,7 @@ def canvas_ui() -> np.ndarray | None:
 def _loaded(run: RunInfo):
     """The run's loaded model, or None after an error message (deleted meanwhile, damaged, unreadable)."""
     try:
-        return state.predictor(run.run_id, run.path.joinpath("model.keras").stat().st_mtime)
+        return state.predictor(run.run_id, state.run_store().model_modified(run.run_id))
     except Exception as error:
         log.warning("Draw could not load run %s: %r", run.run_id, error)
         return None
@@ -200,7 +206,7 @@ def keep_ui(digit_image: np.ndarray | None, answer: int | None) -> None:
     if st.button("Add to my digits", icon=":material/add_photo_alternate:", disabled=label is None,
                  key=f"keep_{version}"):
         try:
-            MyDigits(state.run_store(), owner_key(identity())).add(digit_image, int(label))
+            MyDigits(state.run_store(), owner()).add(digit_image, int(label))
         except (ValueError, OSError) as error:
             st.warning(str(error))
             return
@@ -244,8 +250,8 @@ def fine_tune_result_ui(store, run_id: str) -> None:
 
 def fine_tune_ui(run: RunInfo, runs: list[RunInfo], kept: list, me: str | None) -> None:
     """Fine-tune a copy of the chosen run on the learner's digits (through the job queue), and before/after."""
-    queue, store, key = state.job_queue(), state.run_store(), owner_key(identity())
-    running = [job for job in queue.jobs_of(identity()) if not state.progress(job.run_id).done]
+    queue, store, key = state.job_queue(), state.run_store(), owner()
+    running = [job for job in queue.jobs_of(owner()) if not state.progress(job.run_id).done]
     clicked = st.button(
         "Fine-tune on my digits", icon=":material/tune:", disabled=len(kept) < MIN_FOR_FINE_TUNE or bool(running),
         help=f"Trains a copy of {run.name} for {FINE_TUNE_EPOCHS} epochs on two of every three of your digits, "
@@ -254,7 +260,7 @@ def fine_tune_ui(run: RunInfo, runs: list[RunInfo], kept: list, me: str | None) 
     if clicked:
         try:
             model, train, files, name = my_digits.fine_tune_job(store, run.run_id, kept)
-            queue.submit(model, train, owner=identity(), preset=run.preset, name=name, files=files)
+            queue.submit(model, train, owner=owner(), preset=run.preset, name=name, files=files)
         except (QueueFullError, RuntimeError, ValueError, OSError, LookupError) as error:
             st.warning(str(error))
             return
@@ -262,7 +268,7 @@ def fine_tune_ui(run: RunInfo, runs: list[RunInfo], kept: list, me: str | None) 
     if running:
         progress_bar_ui(running[0].run_id, running[0].name)
         return
-    mine = [info for info in runs if info.owner == key and (info.path / my_digits.RESULT_FILE).is_file()]
+    mine = [info for info in runs if info.owner == key and my_digits.has_result(info)]
     if mine:
         fine_tune_result_ui(store, mine[0].run_id)
 
@@ -270,7 +276,7 @@ def fine_tune_ui(run: RunInfo, runs: list[RunInfo], kept: list, me: str | None) 
 def my_digits_ui(run: RunInfo, runs: list[RunInfo]) -> None:
     """The learner's kept drawings as a grid they can prune, and fine-tuning on them."""
     st.subheader("My digits")
-    me = owner_key(identity())
+    me = owner()
     kept = MyDigits(state.run_store(), me).list()
     st.caption(f"{len(kept)} of at most {MAX_DIGITS} kept in this browser. MNIST was written by American students "
                "and census employees in the 1990s; your 7s and 1s may look different. Keep drawings with the "

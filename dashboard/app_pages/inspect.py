@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard import charts, state
-from dashboard.inside import inside_ui
+from dashboard.insight_view import insight_ui
 from dashboard.widgets import model_ui
 from mnist_models import inspection
 from mnist_models.config import ModelConfig
@@ -175,7 +175,7 @@ def page() -> None:
         return
     run = model_ui(runs, key="inspect_model")
     try:
-        modified = run.path.joinpath("model.keras").stat().st_mtime
+        modified = state.run_store().model_modified(run.run_id)
         model = state.predictor(run.run_id, modified).model
         config, _ = state.run_store().load_configs(run.run_id)
         data: Mnist = load_mnist()
@@ -198,9 +198,9 @@ def page() -> None:
         weights_ui(model, config)
     with readable_errors("the weights during training"):
         st.subheader("How the weights moved while it learned")
-        insight, rates = state.inside(run.run_id)
+        insight, rates = state.insight(run.run_id)
         if insight["weights"]:
-            inside_ui(insight, rates, data.x_test, key="inspect_inside", live=False)
+            insight_ui(insight, rates, data.x_test, key="inspect_inside", live=False)
         else:
             st.caption("This run was trained before the dashboard recorded its weights during training.")
     with readable_errors("the layer outputs"):

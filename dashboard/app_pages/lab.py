@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, state
-from dashboard.identity import identity
+from dashboard.identity import owner
 from dashboard.live_chart import live_chart
 from dashboard.live_view import live_ui
 from dashboard.presentation import presenting
@@ -15,8 +15,8 @@ from mnist_models import course
 from mnist_models.config import ConfigError
 from mnist_models.course import Step
 from mnist_models.data import load_mnist
-from mnist_models.jobs import JobSpec, QueueFullError, owner_key
-from mnist_models.runs import RunInfo
+from mnist_models.jobs.queue import JobSpec, QueueFullError
+from mnist_models.store.runs import RunInfo
 
 STEP_KEY = "lab_step"  # the chosen step's id, kept across pages by the entry script
 STEP_PARAM = "step"  # ?step=conv opens that step (a teacher's link)
@@ -112,7 +112,7 @@ def data_ui() -> None:
 def submit(specs: list[JobSpec]) -> None:
     """Queue the step's job (or the lesson's two), or keep the reason it could not be queued for the page."""
     try:
-        state.job_queue().submit_series(specs, owner=identity())
+        state.job_queue().submit_series(specs, owner=owner())
     except (QueueFullError, ConfigError, RuntimeError, OSError) as error:
         st.session_state["lab_error"] = str(error)
 
@@ -152,8 +152,8 @@ def comparison_ui(step: Step, best: RunInfo, runs: list[RunInfo], owner: str | N
 def training_step_ui(step: Step) -> None:
     """The codelab's figure, the learner's best, Train this step, and the live or finished curves."""
     preset = step.trains
-    me = identity()
-    key = owner_key(me)
+    me = owner()
+    key = me
     runs = state.run_store().list()
     best = course.best_run(step, runs, key)
     numbers = st.columns(2)
@@ -190,8 +190,8 @@ def lesson_ui() -> None:
     st.subheader("The overfitting lesson, in one click")
     st.markdown("A wide network (two layers of 512) trained on only 1,000 images learns them by heart. Train it, "
                 "then the same network with a fix, one after the other; their curves appear on the same charts.")
-    me = identity()
-    key = owner_key(me)
+    me = owner()
+    key = me
     fix = st.radio("Then train the same network with", list(course.FIXES), key=FIX_KEY,
                    format_func=course.FIXES.get, horizontal=True)
     mine = state.job_queue().jobs_of(me)
@@ -228,7 +228,7 @@ def page() -> None:
     if not presenting():
         st.markdown(INTRO)
     runs = state.run_store().list()
-    progress_table_ui(runs, owner_key(identity()))
+    progress_table_ui(runs, owner())
     number, step = step_choice_ui()
     st.header(f"Step {number}: {step.title}", anchor=False)
     theory, results = st.columns([1, 1], gap="large")

@@ -12,9 +12,9 @@ import streamlit as st
 from dashboard import charts, state
 from dashboard.widgets import plain
 from mnist_models import config as cfg
-from mnist_models import export
-from mnist_models.progress import QUEUED
-from mnist_models.runs import ACTIVE_STATUSES, RunInfo, RunNotFoundError
+from mnist_models.store import export
+from mnist_models.store.progress import INTERRUPTED, QUEUED
+from mnist_models.store.runs import ACTIVE_STATUSES, RunInfo, RunNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def details_ui(info: RunInfo) -> None:
         return
     if info.error:
         st.error(f"Training failed: {plain(info.error)}")
-    if info.status == "interrupted":
+    if info.status == INTERRUPTED:
         st.warning("This run's training process ended without finishing (the server stopped or crashed). "
                    "Its curves up to then are kept" + (", and its last saved model works on Draw." if info.has_model
                                                       else "."))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import presentation, state
-from dashboard.identity import identity, is_teacher
+from dashboard.identity import is_teacher, owner
 from dashboard.live_view import live_ui
 from dashboard.presentation import presenting
 from dashboard.train_controls import network_ui, preset_ui, problems_ui, set_controls, summary_ui, training_ui
@@ -13,9 +13,9 @@ from dashboard.widgets import plain
 from mnist_models import share
 from mnist_models.budget import budget_problems
 from mnist_models.config import ModelConfig, TrainConfig
-from mnist_models.jobs import Job, JobQueue, NotYourJobError, QueueFullError, owner_key
+from mnist_models.jobs.queue import Job, JobQueue, NotYourJobError, QueueFullError
 from mnist_models.presets import PRESETS, Preset
-from mnist_models.runs import RunNotFoundError
+from mnist_models.store.runs import RunNotFoundError
 
 URL_STATE_KEY = "_train_url"  # the address as this page last wrote it
 APP_PARAMS = (presentation.KEY,)  # parameters of the whole app, not Train settings
@@ -32,7 +32,7 @@ def start_training(model: ModelConfig, train: TrainConfig, preset: Preset, name:
     if not unchanged and name.strip() == preset.title:
         name = f"{preset.title} (modified)"
     try:
-        run_id = state.job_queue().submit(model, train, owner=identity(), preset=preset.name if unchanged else "custom",
+        run_id = state.job_queue().submit(model, train, owner=owner(), preset=preset.name if unchanged else "custom",
                                           name=name)
     except (QueueFullError, ValueError, RuntimeError, OSError) as error:
         st.session_state["train_error"] = str(error)
@@ -55,7 +55,7 @@ def watch_ui(queue: JobQueue, me: str) -> str | None:
     labels = {job.run_id: _job_label(job, me) for job in queue.jobs()}
     if "job_id" not in st.session_state:
         # A new session (a refresh, the next day): show this browser's newest run again.
-        key = owner_key(me)
+        key = me
         st.session_state["job_id"] = next((info.run_id for info in store.list() if info.owner == key), None)
     own = st.session_state.get("job_id")
     if own and own not in labels:
@@ -78,7 +78,7 @@ def watch_ui(queue: JobQueue, me: str) -> str | None:
 
 def buttons_ui(problems: list[str], run_id: str | None, settings: tuple) -> None:
     """Train, and Stop (or Cancel, for a job still waiting), each enabled only when it can act."""
-    queue, me = state.job_queue(), identity()
+    queue, me = state.job_queue(), owner()
     progress = state.progress(run_id) if run_id else None
     mine = queue.jobs_of(me)
     active = progress is not None and not progress.done
@@ -180,7 +180,7 @@ def page() -> None:
     write_url(model, train, preset)
     with results:
         queue = state.job_queue()
-        run_id = watch_ui(queue, identity())
+        run_id = watch_ui(queue, owner())
         buttons_ui(problems, run_id, (model, train, preset, name))
         if run_id is None:
             st.info("Pick a preset (or build your own network), then press **Train**. Accuracy and loss for the "

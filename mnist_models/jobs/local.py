@@ -17,9 +17,10 @@ import threading
 from pathlib import Path
 from typing import Protocol
 
-from mnist_models.runs import HOST, RunStore, pid_alive
+from mnist_models.store.files import HOST, pid_alive
+from mnist_models.store.runs import RunStore
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class WorkerHandle(Protocol):
@@ -147,7 +148,7 @@ class LocalExecutor:
             worker = self._spawn()
             worker.process.stdin.write((json.dumps(job) + "\n").encode())
             worker.process.stdin.close()
-        worker.log_path = store.folder(run_id) / "worker.log"
+        worker.log_path = store.worker_log_path(run_id)
         return worker
 
     def close(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import threading
@@ -10,7 +11,8 @@ import time
 from dataclasses import dataclass, field
 
 from mnist_models.insight import PERCENTILES
-from mnist_models.progress import (
+from mnist_models.store.files import HOST
+from mnist_models.store.progress import (
     COMPLETED,
     CURVES,
     FAILED,
@@ -21,7 +23,7 @@ from mnist_models.progress import (
     CurvePoint,
     Progress,
 )
-from mnist_models.runs import HOST, INSIGHT_FILE, RunStore, write_atomic
+from mnist_models.store.runs import RunStore
 
 # The run folder is the one source of truth for live progress: the worker rewrites its curves and counters
 # this often (and at once on every change of status), so every reader (a page, the CLI, another machine's
@@ -65,7 +67,7 @@ class _State:
 class RunReporter:
     """What the training callback reports to: counters, curve points, status, stop requests.
 
-    It keeps the state in memory (an in-process TrainingJob reads snapshots from it) and publishes it into the
+    It keeps the state in memory (an in-process TrainingThread reads snapshots from it) and publishes it into the
     run folder, so that any other process sees the same numbers. It knows nothing of Keras or of any UI.
     """
 
@@ -78,8 +80,6 @@ class RunReporter:
         self._state = _State()
         self._published_at = 0.0
         self._stop_checked_at = 0.0
-
-    # Reading ---------------------------------------------------------------------------------------------
 
     def snapshot(self) -> Progress:
         with self._lock:
@@ -102,8 +102,6 @@ class RunReporter:
     def done(self) -> bool:
         with self._lock:
             return self._state.status in (COMPLETED, STOPPED, FAILED)
-
-    # Stop ------------------------------------------------------------------------------------------------
 
     def request_stop(self) -> None:
         """Ask for a stop from this process (the CLI's Ctrl-C, an in-process job's stop())."""
@@ -129,8 +127,6 @@ class RunReporter:
                 return
             self._state.status = STOPPING
         self.publish()  # readers see at once that the stop was heard
-
-    # Reports from the training loop ----------------------------------------------------------------------
 
     def set_device(self, device: str) -> None:
         """The worker is ready (TensorFlow imported, data loaded) and trains on `device`: the run's clock starts
@@ -228,8 +224,6 @@ class RunReporter:
                 self.store.update(self.run_id, durable=True, status=FAILED, error=reason, finished=time.time())
         return self.snapshot()
 
-    # Publishing ------------------------------------------------------------------------------------------
-
     def publish_if_due(self) -> None:
         if time.monotonic() - self._published_at >= PUBLISH_SECONDS:
             self.publish()
@@ -242,7 +236,7 @@ class RunReporter:
             now = state.finished or time.time()
             history = {name: [point.as_dict() for point in getattr(state, name)] for name in CURVES}
             history["learning_rate"] = list(state.learning_rates)
-            insight = json.dumps(state.insight) if state.insight_changed or final else None
+            insight = copy.deepcopy(state.insight) if state.insight_changed or final else None
             state.insight_changed = False
             meta = {
                 "status": state.status,
@@ -264,6 +258,6 @@ class RunReporter:
             }
         if insight is not None:
             # Only when it changed (at epoch ends): the wall and the weight statistics are larger than the curves.
-            write_atomic(self.store.folder(self.run_id) / INSIGHT_FILE, insight.encode(), durable=final)
+            self.store.save_insight(self.run_id, insight, durable=final)
         self.store.update(self.run_id, history=history, durable=final, **meta)
 

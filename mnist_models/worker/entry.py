@@ -14,9 +14,7 @@ import select
 import signal
 import sys
 import threading
-from pathlib import Path
 
-WORKER_LOG = "worker.log"
 IDLE_SECONDS = 600
 
 
@@ -25,22 +23,21 @@ def get_ready():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras  # noqa: F401  (imported for its start-up cost, here, not when the learner waits)
 
-    from mnist_models import models, progress_callback  # noqa: F401
     from mnist_models.data import load_mnist
+    from mnist_models.worker import callback, models  # noqa: F401
 
     return load_mnist()
 
 
 def run_job(job: dict, data=None) -> int:
     """Train one job as the queue described it; returns the process's exit code (0 once the run is saved)."""
-    from mnist_models.runs import RunStore
-    from mnist_models.training import set_thread_count, train_run
+    from mnist_models.store.runs import RunStore
+    from mnist_models.worker.training import set_thread_count, train_run
 
     store = RunStore(job["root"])
     run_id = job["run_id"]
-    folder = store.folder(run_id)
-    # From here on, anything TensorFlow or Python prints lands beside the run, for whoever looks into a failure.
-    log = os.open(folder / WORKER_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        # From here on, anything TensorFlow or Python prints lands beside the run, for whoever looks into a failure.
+    log = os.open(store.worker_log_path(run_id), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 2)
     os.close(log)
     set_thread_count(int(job.get("threads") or 1))
@@ -65,7 +62,3 @@ def main() -> int:
         return 2
     return run_job(job, data)
 
-
-if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    sys.exit(main())

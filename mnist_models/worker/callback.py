@@ -10,10 +10,10 @@ import numpy as np
 
 from mnist_models.config import VALIDATION_SAMPLE
 from mnist_models.data import Split
-from mnist_models.insight_recorder import InsightRecorder
-from mnist_models.models import current_learning_rate
-from mnist_models.progress import CurvePoint, TrainingDiverged, scores
-from mnist_models.reporter import RunReporter
+from mnist_models.store.progress import CurvePoint, TrainingDiverged, scores
+from mnist_models.worker.insight_recorder import InsightRecorder
+from mnist_models.worker.models import current_learning_rate
+from mnist_models.worker.reporter import RunReporter
 
 REPORT_INTERVAL_SECONDS = 0.5  # how often a smoothed training point is recorded
 VALIDATION_CHECKS_PER_EPOCH = 5
@@ -50,8 +50,6 @@ class ProgressCallback(keras.callbacks.Callback):
         self.last_point_at = 0.0
         self.last_checkpoint_at = -math.inf
         self.tested_at_step = -1
-
-    # Keras hooks -----------------------------------------------------------------------------------------
 
     def on_train_begin(self, logs=None):
         self.steps = max(1, int(self.params.get("steps") or 1))
@@ -107,8 +105,6 @@ class ProgressCallback(keras.callbacks.Callback):
         self._record_insight()
         self.reporter.epoch_done(epoch + 1)
 
-    # After fit -------------------------------------------------------------------------------------------
-
     def finish(self) -> None:
         """Called once fit returns: score what the last epoch did not, save the model and the final status."""
         if self.tested_at_step != self.reporter.step:
@@ -118,8 +114,6 @@ class ProgressCallback(keras.callbacks.Callback):
             self.insight.close()
         self.reporter.save_model(self.model)
         self.reporter.finish(current_learning_rate(self.model))
-
-    # Measurements ----------------------------------------------------------------------------------------
 
     def _record_insight(self) -> None:
         if self.insight is None:

@@ -8,9 +8,7 @@ The queue keeps no state that the run folders do not also hold: a queued job is 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -18,19 +16,16 @@ from dataclasses import dataclass
 from mnist_models.architecture import count_params
 from mnist_models.budget import budget_problems
 from mnist_models.config import ConfigError, ModelConfig, TrainConfig
-from mnist_models.executors import AdoptedWorker, Executor, LocalExecutor, WorkerHandle
-from mnist_models.progress import ACTIVE_STATUSES, FAILED, FINAL_STATUSES, INTERRUPTED, QUEUED, RUNNING, STARTING
-from mnist_models.runs import HOST, RunNotFoundError, RunStore, pid_alive
+from mnist_models.jobs.local import AdoptedWorker, Executor, LocalExecutor, WorkerHandle
+from mnist_models.jobs.settings import max_jobs_setting, threads_per_job
+from mnist_models.store.progress import ACTIVE_STATUSES, FAILED, FINAL_STATUSES, INTERRUPTED, QUEUED, RUNNING, STARTING
+from mnist_models.store.runs import RunNotFoundError, RunStore
 
 log = logging.getLogger(__name__)
 
-MAX_JOBS_ENV = "MNIST_MAX_JOBS"
-RAY_ENV = "MNIST_RAY_ADDRESS"
-TEACHER_ENV = "MNIST_TEACHER_PASSWORD"
 MAX_WAITING_PER_OWNER = 1  # one job waiting or running per learner keeps a class's queue fair
 MAX_SERIES = 2  # ... or one series of jobs queued together (the overfitting lesson: without, then with dropout)
 POLL_SECONDS = 0.2
-SMALL_MACHINE_CORES = 4
 
 
 class NotYourJobError(PermissionError):
@@ -41,58 +36,6 @@ class QueueFullError(RuntimeError):
     """The learner already has a job waiting or running."""
 
 
-def owner_key(identity: str | None) -> str | None:
-    """What the run store keeps of a browser's identity: a hash, so that the identity never leaves the server."""
-    if not identity:
-        return None
-    return hashlib.sha256(identity.encode()).hexdigest()[:24]
-
-
-def gpu_count() -> int:
-    """NVIDIA GPUs this machine's driver lists, without importing TensorFlow (honours CUDA_VISIBLE_DEVICES)."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        return len([device for device in visible.split(",") if device.strip() and device.strip() != "-1"])
-    with contextlib.suppress(OSError):
-        return len(os.listdir("/proc/driver/nvidia/gpus"))
-    return 0
-
-
-def default_max_jobs(cores: int | None = None, gpus: int | None = None) -> int:
-    """One job per GPU; on CPUs, one job per two cores (a job on fewer threads gains little from running)."""
-    cores = cores if cores is not None else (os.cpu_count() or 1)
-    gpus = gpus if gpus is not None else gpu_count()
-    return gpus if gpus > 0 else max(1, cores // 2)
-
-
-def max_jobs_setting() -> int:
-    """MNIST_MAX_JOBS, or the default for this machine; a bad value raises ValueError saying what to set."""
-    text = os.environ.get(MAX_JOBS_ENV, "").strip()
-    if not text:
-        return default_max_jobs()
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 256:
-        raise ValueError(f"{MAX_JOBS_ENV}={text!r} is not a number of jobs from 1 to 256; unset it for the default "
-                         f"({default_max_jobs()} on this machine).")
-    return value
-
-
-def threads_per_job(max_running: int, cores: int | None = None) -> int:
-    """Each running job's share of the CPU threads, so that jobs running together do not fight over cores.
-
-    On a small machine (four cores or fewer) one core is left to the web server and the pages it draws:
-    measured on 2 cores, TensorFlow's two threads lost a quarter of their speed to a single watching browser
-    tab (one thread waits for the other whenever the tab takes a core), while one thread trained the dense
-    presets faster than two even on an idle machine and the convnets only 8% slower.
-    """
-    cores = cores if cores is not None else (os.cpu_count() or 1)
-    usable = cores - 1 if 1 < cores <= SMALL_MACHINE_CORES else cores
-    return max(1, usable // max(1, max_running))
-
-
 @dataclass(frozen=True)
 class Job:
     """A job the queue knows: waiting (with its place in the queue) or running."""
@@ -100,13 +43,12 @@ class Job:
     run_id: str
     name: str
     status: str
-    owner: str | None  # owner_key of the learner who submitted it
+    owner: str | None  # the owner key of the learner who submitted it (dashboard.identity makes it)
     position: int | None  # 1 for the next to start; None once running
     created: float
 
-    def owned_by(self, identity: str | None) -> bool:
-        key = owner_key(identity)
-        return key is not None and self.owner == key
+    def owned_by(self, owner: str | None) -> bool:
+        return owner is not None and self.owner == owner
 
 
 @dataclass(frozen=True)
@@ -173,8 +115,6 @@ class JobQueue:
         with _live_lock:
             _live.add(self)
 
-    # Submitting and watching ------------------------------------------------------------------------------
-
     def submit(self, model: ModelConfig, train: TrainConfig, *, owner: str | None = None, preset: str | None = None,
                name: str | None = None, files: dict[str, bytes] | None = None) -> str:
         """Queue a job and return its run id; it starts as soon as a slot is free. Bad configs raise ConfigError.
@@ -195,7 +135,7 @@ class JobQueue:
             over_budget = budget_problems(spec.model, spec.train)
             if over_budget:
                 raise ConfigError(over_budget)
-        key = owner_key(owner)
+        key = owner or None
         run_ids = []
         with self._lock:
             if self._closed:
@@ -239,18 +179,18 @@ class JobQueue:
         with self._lock:
             return self._waiting.index(run_id) + 1 if run_id in self._waiting else None
 
-    def jobs_of(self, identity: str | None) -> list[Job]:
+    def jobs_of(self, owner: str | None) -> list[Job]:
         """This learner's jobs still waiting or training (one whose worker saved its result is over, although
         its process may take a moment more to end)."""
-        key = owner_key(identity)
+        key = owner
         return [job for job in self.jobs() if key is not None and job.owner == key and not self._ended(job.run_id)]
 
-    def can_control(self, run_id: str, identity: str | None, teacher: bool = False) -> bool:
+    def can_control(self, run_id: str, owner: str | None, teacher: bool = False) -> bool:
         """Whether this learner may stop or cancel the run: its owner, or a teacher, may."""
         if teacher:
             return True
-        key = owner_key(identity)
-        if key is None:
+        key = owner
+        if not key:
             return False
         with self._lock:
             job = self._info.get(run_id)
@@ -261,12 +201,11 @@ class JobQueue:
         except RunNotFoundError:
             return False
 
-    # Stopping ---------------------------------------------------------------------------------------------
 
-    def stop(self, run_id: str, identity: str | None = None, *, teacher: bool = False) -> str:
+    def stop(self, run_id: str, owner: str | None = None, *, teacher: bool = False) -> str:
         """Stop a running job after its current batch, or cancel a waiting one. Returns "stopping" or
         "cancelled". Raises NotYourJobError for anybody but the owner or a teacher."""
-        if not self.can_control(run_id, identity, teacher):
+        if not self.can_control(run_id, owner, teacher):
             raise NotYourJobError("Only the learner who started this training, or a teacher, can stop it.")
         with self._lock:
             if run_id in self._waiting:
@@ -276,9 +215,9 @@ class JobQueue:
         self.store.request_stop(run_id)
         return "stopping"
 
-    def cancel(self, run_id: str, identity: str | None = None, *, teacher: bool = False) -> None:
+    def cancel(self, run_id: str, owner: str | None = None, *, teacher: bool = False) -> None:
         """Take a waiting job out of the queue (its run folder goes too: nothing was trained)."""
-        if not self.can_control(run_id, identity, teacher):
+        if not self.can_control(run_id, owner, teacher):
             raise NotYourJobError("Only the learner who queued this training, or a teacher, can cancel it.")
         with self._lock:
             if run_id not in self._waiting:
@@ -292,7 +231,6 @@ class JobQueue:
             self.store.discard(run_id)
         self._lock.notify_all()
 
-    # Life cycle --------------------------------------------------------------------------------------------
 
     def wait_idle(self, timeout: float) -> bool:
         """Block until no job waits or runs (tests and scripts); returns False on timeout."""
@@ -327,7 +265,6 @@ class JobQueue:
         self._thread.join(timeout=5)
         self.executor.close()
 
-    # Scheduler ---------------------------------------------------------------------------------------------
 
     def _loop(self) -> None:
         while True:
@@ -401,7 +338,7 @@ class JobQueue:
                 self._waiting.append(info.run_id)
                 self._info[info.run_id] = Job(info.run_id, info.name, QUEUED, info.owner, None, info.created)
             elif info.status in ACTIVE_STATUSES:
-                meta_pid = _worker_pid(self.store, info.run_id)
+                meta_pid = self.store.worker_pid(info.run_id)
                 if info.executor == "local" and meta_pid is not None:
                     self._running[info.run_id] = AdoptedWorker(meta_pid)
                     self._info[info.run_id] = Job(info.run_id, info.name, info.status, info.owner, None,
@@ -411,16 +348,3 @@ class JobQueue:
                     self.store.update(info.run_id, status=INTERRUPTED, finished=time.time(),
                                       error="The server restarted while this run trained on the Ray cluster.")
 
-
-def _worker_pid(store: RunStore, run_id: str) -> int | None:
-    """The pid of the run's live local worker, if its meta names one on this machine."""
-    import json
-
-    try:
-        meta = json.loads((store.folder(run_id) / "meta.json").read_text())
-    except (OSError, ValueError, RunNotFoundError):
-        return None
-    pid = meta.get("pid")
-    if meta.get("host") == HOST and isinstance(pid, int) and pid != os.getpid() and pid_alive(pid):
-        return pid
-    return None

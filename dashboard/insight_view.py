@@ -1,5 +1,5 @@
 """Inside the network while it learns: each layer's weights over the epochs, the learning rate as applied, and
-the codelab's wall of test digits with the wrong answers in red. Figure builders are pure; `inside_ui` draws."""
+the codelab's wall of test digits with the wrong answers in red. Figure builders are pure; `insight_ui` draws."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def digit_wall_image(images: np.ndarray, labels: Sequence[int], predicted: Seque
     return np.asarray(wall)
 
 
-def inside_ui(insight: Mapping[str, Any], learning_rates: Sequence[Mapping[str, float]], test_images: np.ndarray,
+def insight_ui(insight: Mapping[str, Any], learning_rates: Sequence[Mapping[str, float]], test_images: np.ndarray,
               key: str, live: bool) -> None:
     """The weights of a chosen layer over training, the learning rate, and the digit wall."""
     rows = insight.get("weights") or []

@@ -23,15 +23,20 @@ import numpy as np
 from PIL import Image
 
 from mnist_models.config import ModelConfig, TrainConfig
-from mnist_models.runs import RunStore, write_atomic, write_json_atomic
+from mnist_models.store.files import (
+    BASE_MODEL_FILE,
+    DIGITS_DIR,
+    RESULT_FILE,
+    SNAPSHOT_FILE,
+    write_atomic,
+    write_json_atomic,
+)
+from mnist_models.store.run_info import RunInfo
+from mnist_models.store.runs import RunStore
 
-DIGITS_DIR = "_digits"
 MAX_DIGITS = 200  # per owner: enough for twenty of each digit, small enough for a class on one server
 MIN_FOR_FINE_TUNE = 10
 HELD_OUT_EVERY = 3  # every third digit, in the order they were added, is kept out of the fine-tuning to score it
-SNAPSHOT_FILE = "my_digits.npz"  # in a fine-tuning run's folder: the digits it tunes on and those it holds out
-BASE_MODEL_FILE = "base_model.keras"  # in a fine-tuning run's folder: the model it starts from
-RESULT_FILE = "fine_tune.json"  # in a fine-tuning run's folder: accuracy before and after on the held-out digits
 FINE_TUNE_EPOCHS = 3
 FINE_TUNE_MNIST_IMAGES = 5000  # MNIST training images mixed in, so that the network does not forget MNIST
 PERSONAL_SHARE = 0.1  # the learner's digits, repeated, make about this share of the fine-tuning images
@@ -189,6 +194,11 @@ def accuracy(model: Any, images: np.ndarray, labels: np.ndarray) -> float | None
 
 def write_result(folder: Path, result: dict[str, Any]) -> None:
     write_json_atomic(folder / RESULT_FILE, result)
+
+
+def has_result(info: RunInfo) -> bool:
+    """Whether the run is a fine-tuning that wrote its before/after result."""
+    return (info.path / RESULT_FILE).is_file()
 
 
 def load_result(store: RunStore, run_id: str) -> dict[str, Any] | None:

@@ -3,136 +3,66 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
-import math
 import os
 import re
 import secrets
 import shutil
-import socket
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mnist_models import config as configs
 from mnist_models.config import ModelConfig, TrainConfig
-from mnist_models.progress import ACTIVE_STATUSES, FINAL_STATUSES, INTERRUPTED, QUEUED, Progress, progress_from_files
+from mnist_models.store.files import (
+    CONFIG_FILE,
+    HISTORY_FILE,
+    HOST,
+    INSIGHT_FILE,
+    JOB_INPUT_FILES,
+    META_FILE,
+    MODEL_FILE,
+    PUBLISHED_FILES,
+    RESERVED_FILES,
+    STOP_FILE,
+    TENSORBOARD_DIR,
+    WORKER_LOG,
+    locked,
+    pid_alive,
+    write_atomic,
+    write_json_atomic,
+)
+from mnist_models.store.progress import (
+    ACTIVE_STATUSES,
+    FAILED,
+    FINAL_STATUSES,
+    INTERRUPTED,
+    QUEUED,
+    STARTING,
+    Progress,
+    progress_from_files,
+)
+from mnist_models.store.run_info import RunInfo, clean_name, effective_status, info_from_meta
 
 log = logging.getLogger(__name__)
 
 __all__ = ["ACTIVE_STATUSES", "FINAL_STATUSES", "RunInfo", "RunNotFoundError", "RunStore"]
 
 RUNS_ENV = "MNIST_RUNS_DIR"
-# A live run refreshes its heartbeat about twice a second (more rarely while it scores the test set or saves);
-# one silent for much longer has died. This is the only test for a worker on another machine (a Ray node).
-STALE_AFTER_SECONDS = 300.0
-STOP_FILE = "stop-requested"  # its presence asks the run's worker to stop after the current batch
-INSIGHT_FILE = "insight.json"  # weight percentiles and the digit wall, written by the worker at epoch ends
-MAX_NAME_LENGTH = 80
 _RUN_ID = re.compile(r"^\d{8}-\d{6}-[a-z0-9-]{1,40}-[0-9a-f]{6}$")
-HOST = socket.gethostname()
-_OWN_FILES = {"config.json", "history.json", "meta.json", "model.keras", STOP_FILE, INSIGHT_FILE}
+# Meta fields the server owns: a worker's report (from a Ray node, say) never overwrites them.
+SERVER_FIELDS = ("name", "owner", "run_id", "created", "executor", "heartbeat")
 
 
 class RunNotFoundError(LookupError):
     """No run with that id in the store."""
 
 
-@dataclass(frozen=True)
-class RunInfo:
-    """What the store knows of one run, from its meta.json."""
-
-    run_id: str
-    name: str
-    preset: str | None
-    status: str
-    created: float
-    finished: float | None
-    device: str
-    params: int
-    epochs: int
-    epochs_completed: int
-    seconds: float
-    test_accuracy: float | None
-    test_loss: float | None
-    error: str | None
-    has_model: bool
-    path: Path
-    owner: str | None = None  # a hash of the owning browser session's identity; None for command-line runs
-    executor: str = "local"
-
-    @property
-    def label(self) -> str:
-        """A one-line description for select boxes: name, preset and test accuracy."""
-        accuracy = f"{self.test_accuracy:.2%}" if self.test_accuracy is not None else "no test score"
-        preset = f" · {self.preset}" if self.preset and self.preset != self.name else ""
-        return f"{self.name}{preset} · {accuracy} · {self.status}"
-
-
 def default_root() -> Path:
     """`$MNIST_RUNS_DIR` if set, else ./runs (shared by the CLI and the dashboard)."""
     return Path(os.environ.get(RUNS_ENV) or "runs")
-
-
-def clean_name(name: str | None, fallback: str) -> str:
-    """A display name: control characters removed, spaces collapsed, at most 80 characters."""
-    text = re.sub(r"[\x00-\x1f\x7f]", " ", name or "")
-    text = " ".join(text.split())[:MAX_NAME_LENGTH]
-    return text or fallback
-
-
-def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Write `data` to `path` so that readers see the old file or the new one, never a half-written one.
-
-    `durable=False` skips the fsync: the rename alone is atomic against a crash of the writing process, which is
-    all the twice-a-second progress files need; final results are written durably (a power cut keeps them too).
-    """
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with tmp.open("wb") as handle:
-            handle.write(data)
-            handle.flush()
-            if durable:
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
-def write_json_atomic(path: Path, value: Any, *, durable: bool = True) -> None:
-    # NaN and infinity are not JSON: a diverging run's last points are stored as null, so it can still be saved.
-    write_atomic(path, json.dumps(_finite_or_none(value), separators=(",", ":"), allow_nan=False).encode(),
-                 durable=durable)
-
-
-def _finite_or_none(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite_or_none(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite_or_none(item) for item in value]
-    return value
-
-
-def pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False  # 0 and negative numbers name process groups, never a worker
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A process that has exited but whose parent has not collected it yet (a zombie) is not alive either.
-    with contextlib.suppress(OSError, IndexError):
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    return True
 
 
 class RunStore:
@@ -141,17 +71,15 @@ class RunStore:
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else default_root()
 
-    # Writing ---------------------------------------------------------------------------------------------
-
     def create(self, model: ModelConfig, train: TrainConfig, *, preset: str | None = None, name: str | None = None,
-               device: str = "", params: int = 0, status: str = "starting", owner: str | None = None,
+               device: str = "", params: int = 0, status: str = STARTING, owner: str | None = None,
                executor: str = "local", files: dict[str, bytes] | None = None) -> str:
         """Make a folder for a new run and return its id. A queued run waits for the job queue to start it;
         any other starts as `status` ("starting") with this process as its worker until a worker takes over.
         `files` (plain names to contents) are written into the folder first: what a job needs besides its
         config, such as a fine-tuning's starting model, so that the job never reads anything outside its run."""
         for file_name in files or {}:
-            if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,80}", file_name) or file_name in _OWN_FILES:
+            if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,80}", file_name) or file_name in RESERVED_FILES:
                 raise ValueError(f"{file_name!r} cannot be one of a new run's files.")
         self.root.mkdir(parents=True, exist_ok=True)
         slug = re.sub(r"[^a-z0-9]+", "-", (preset or "custom").lower()).strip("-")[:40] or "custom"
@@ -161,8 +89,8 @@ class RunStore:
         building = self.root / f".{run_id}.new"
         building.mkdir()
         try:
-            write_atomic(building / "config.json", configs.dumps(model, train).encode())
-            write_json_atomic(building / "history.json", {"train": [], "validation": [], "test": []})
+            write_atomic(building / CONFIG_FILE, configs.dumps(model, train).encode())
+            write_json_atomic(building / HISTORY_FILE, {"train": [], "validation": [], "test": []})
             for file_name, content in (files or {}).items():
                 write_atomic(building / file_name, content)
             now = time.time()
@@ -202,8 +130,8 @@ class RunStore:
         """
         folder = self.folder(run_id)
         if history is not None:
-            write_json_atomic(folder / "history.json", history, durable=durable)
-        with self._locked(folder):
+            write_json_atomic(folder / HISTORY_FILE, history, durable=durable)
+        with locked(folder):
             current = self._read_meta(folder)
             current.update(meta, heartbeat=time.time())
             self._write_meta(folder, current, durable=durable)
@@ -214,7 +142,7 @@ class RunStore:
         tmp = folder / f".model.{uuid.uuid4().hex}.tmp.keras"
         try:
             model.save(tmp)
-            os.replace(tmp, folder / "model.keras")
+            os.replace(tmp, folder / MODEL_FILE)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
@@ -242,7 +170,7 @@ class RunStore:
         with contextlib.suppress(RunNotFoundError):
             info = self.get(run_id)
             if info.status not in FINAL_STATUSES or info.status == INTERRUPTED:
-                self.update(run_id, status="failed", error=reason, finished=time.time())
+                self.update(run_id, status=FAILED, error=reason, finished=time.time())
                 return True
         return False
 
@@ -253,19 +181,17 @@ class RunStore:
     def stop_requested(self, run_id: str) -> bool:
         return (self.root / run_id / STOP_FILE).exists()
 
-    # Reading ---------------------------------------------------------------------------------------------
-
     def folder(self, run_id: str) -> Path:
         if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
             raise RunNotFoundError(f"{run_id!r} is not a run id.")
         folder = self.root / run_id
-        if not (folder / "meta.json").is_file():
+        if not (folder / META_FILE).is_file():
             raise RunNotFoundError(f"There is no run {run_id!r} in {self.root}.")
         return folder
 
     def get(self, run_id: str) -> RunInfo:
         folder = self.folder(run_id)
-        return self._info(folder, self._read_meta(folder))
+        return info_from_meta(folder, self._read_meta(folder))
 
     def list(self) -> list[RunInfo]:
         """Every readable run, newest first; unreadable folders are skipped with a logged warning."""
@@ -276,13 +202,13 @@ class RunStore:
             if not folder.is_dir() or not _RUN_ID.fullmatch(folder.name):
                 continue
             try:
-                found.append(self._info(folder, self._read_meta(folder)))
+                found.append(info_from_meta(folder, self._read_meta(folder)))
             except (OSError, ValueError, KeyError, TypeError) as error:
                 log.warning("Skipping run folder %s: %s", folder, error)
         return sorted(found, key=lambda info: info.created, reverse=True)
 
     def load_history(self, run_id: str) -> dict[str, list[dict[str, float]]]:
-        data = json.loads((self.folder(run_id) / "history.json").read_text())
+        data = json.loads((self.folder(run_id) / HISTORY_FILE).read_text())
         if not isinstance(data, dict):
             raise ValueError(f"The curves of run {run_id!r} are damaged (history.json is not a JSON object).")
         return {key: [point for point in data.get(key) or [] if isinstance(point, dict)]
@@ -290,7 +216,7 @@ class RunStore:
 
     def load_learning_rates(self, run_id: str) -> list[dict[str, float]]:
         """The learning rate applied at each train point: [{"epoch", "step", "rate"}], empty for older runs."""
-        data = json.loads((self.folder(run_id) / "history.json").read_text())
+        data = json.loads((self.folder(run_id) / HISTORY_FILE).read_text())
         points = data.get("learning_rate") if isinstance(data, dict) else None
         return [point for point in points or []
                 if isinstance(point, dict) and isinstance(point.get("rate"), int | float)]
@@ -309,7 +235,7 @@ class RunStore:
                 "digits": data.get("digits") if isinstance(data.get("digits"), dict) else {}}
 
     def load_configs(self, run_id: str) -> tuple[ModelConfig, TrainConfig]:
-        return configs.loads((self.folder(run_id) / "config.json").read_text())
+        return configs.loads((self.folder(run_id) / CONFIG_FILE).read_text())
 
     def progress(self, run_id: str) -> Progress:
         """The run's live progress as its worker last published it into the folder (any process, any machine)."""
@@ -319,84 +245,95 @@ class RunStore:
             history = self.load_history(run_id)
         except (OSError, ValueError):
             history = {}
-        return progress_from_files(run_id, _effective_status(meta), meta, history)
+        return progress_from_files(run_id, effective_status(meta), meta, history)
 
     def model_path(self, run_id: str) -> Path:
-        path = self.folder(run_id) / "model.keras"
+        path = self.folder(run_id) / MODEL_FILE
         if not path.is_file():
             raise RunNotFoundError(f"Run {run_id!r} has no saved model (it failed or stopped before one epoch).")
         return path
 
-    # Internals -------------------------------------------------------------------------------------------
+    def model_modified(self, run_id: str) -> float:
+        """When the run last saved its model (a loaded copy older than this is stale)."""
+        return self.model_path(run_id).stat().st_mtime
 
-    @staticmethod
-    @contextlib.contextmanager
-    def _locked(folder: Path):
-        # An advisory lock on a file beside meta.json; every writer of meta.json takes it (processes too).
-        with (folder / ".lock").open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def version(self, run_id: str) -> tuple[int, int]:
+        """Changes whenever the run's worker publishes (the mtimes of its meta and curves); (0, 0) if unreadable."""
+        folder = self.folder(run_id)
+        try:
+            return (folder / META_FILE).stat().st_mtime_ns, (folder / HISTORY_FILE).stat().st_mtime_ns
+        except FileNotFoundError:
+            return 0, 0
+
+    def worker_pid(self, run_id: str) -> int | None:
+        """The pid of the run's worker if it is alive on this machine and is not this process, else None."""
+        try:
+            meta = self._read_meta(self.folder(run_id))
+        except (OSError, ValueError, RunNotFoundError):
+            return None
+        pid = meta.get("pid")
+        alive = isinstance(pid, int) and not isinstance(pid, bool) and pid != os.getpid() and pid_alive(pid)
+        return pid if meta.get("host") == HOST and alive else None
+
+    def worker_log_path(self, run_id: str) -> Path:
+        """Where the run's worker process writes what it prints."""
+        return self.folder(run_id) / WORKER_LOG
+
+    def tensorboard_dir(self, run_id: str) -> Path:
+        """The run's TensorBoard event files (`tensorboard --logdir runs` finds every run's)."""
+        return self.folder(run_id) / TENSORBOARD_DIR
+
+    def save_insight(self, run_id: str, insight: dict[str, Any], *, durable: bool = False) -> None:
+        """Publish the worker's weight percentiles and digit wall (read back by load_insight)."""
+        write_json_atomic(self.folder(run_id) / INSIGHT_FILE, insight, durable=durable)
+
+    def job_inputs(self, run_id: str) -> dict[str, bytes]:
+        """Every file a worker needs to train the run elsewhere (a Ray node): its config, meta and curves, and a
+        fine-tuning's digits and starting model."""
+        folder = self.folder(run_id)
+        return {name: (folder / name).read_bytes() for name in JOB_INPUT_FILES if (folder / name).is_file()}
+
+    def receive(self, run_id: str, files: dict[str, bytes]) -> None:
+        """Lay out a run folder from `job_inputs` of another store (the Ray task's side)."""
+        if not _RUN_ID.fullmatch(run_id) or not set(files) <= set(JOB_INPUT_FILES) or META_FILE not in files:
+            raise ValueError(f"Not a job's files for {run_id!r}: {sorted(files)}.")
+        folder = self.root / run_id
+        folder.mkdir(parents=True)
+        for name, data in files.items():
+            write_atomic(folder / name, data)
+
+    def published_files(self, run_id: str) -> list[tuple[str, Path]]:
+        """What the run's worker has published so far, as (name to relay, path): TensorBoard's events too."""
+        folder = self.folder(run_id)
+        events = folder / TENSORBOARD_DIR
+        names = [*PUBLISHED_FILES, *(f"{TENSORBOARD_DIR}/{path.name}" for path in sorted(events.glob("*")))]
+        return [(name, folder / name) for name in names if (folder / name).is_file()]
+
+    def apply_published(self, run_id: str, files: dict[str, bytes]) -> None:
+        """Write what a remote worker published (names from `published_files`) into this run folder. The meta is
+        merged under the lock, except the fields the server owns (a name changed meanwhile, the owner)."""
+        folder = self.folder(run_id)
+        for name, data in files.items():
+            parts = name.split("/")
+            if name in PUBLISHED_FILES and name != META_FILE:
+                write_atomic(folder / name, data, durable=False)
+            elif len(parts) == 2 and parts[0] == TENSORBOARD_DIR and re.fullmatch(r"[\w.-]+", parts[1]) \
+                    and parts[1] not in (".", ".."):
+                (folder / TENSORBOARD_DIR).mkdir(exist_ok=True)
+                write_atomic(folder / name, data, durable=False)
+        if META_FILE in files:
+            meta = json.loads(files[META_FILE])
+            for key in SERVER_FIELDS:
+                meta.pop(key, None)
+            self.update(run_id, durable=meta.get("finished") is not None, **meta)
 
     @staticmethod
     def _read_meta(folder: Path) -> dict[str, Any]:
-        meta = json.loads((folder / "meta.json").read_text())
+        meta = json.loads((folder / META_FILE).read_text())
         if not isinstance(meta, dict):
             raise ValueError("meta.json is not a JSON object")
         return meta
 
     @staticmethod
     def _write_meta(folder: Path, meta: dict[str, Any], durable: bool = True) -> None:
-        write_json_atomic(folder / "meta.json", meta, durable=durable)
-
-    @staticmethod
-    def _info(folder: Path, meta: dict[str, Any]) -> RunInfo:
-        def number(key: str, default: float | None) -> float | None:
-            value = meta.get(key)
-            ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-            return float(value) if ok else default
-
-        owner = meta.get("owner")
-        return RunInfo(
-            run_id=folder.name,
-            name=str(meta.get("name") or folder.name),
-            preset=meta.get("preset") if isinstance(meta.get("preset"), str) else None,
-            status=_effective_status(meta),
-            created=number("created", 0.0),
-            finished=number("finished", None),
-            device=str(meta.get("device") or ""),
-            params=int(number("params", 0)),
-            epochs=int(number("epochs", 0)),
-            epochs_completed=int(number("epochs_completed", 0)),
-            seconds=number("seconds", 0.0),
-            test_accuracy=number("test_accuracy", None),
-            test_loss=number("test_loss", None),
-            error=str(meta["error"]) if meta.get("error") is not None else None,
-            has_model=(folder / "model.keras").is_file(),
-            path=folder,
-            owner=owner if isinstance(owner, str) else None,
-            executor=str(meta.get("executor") or "local"),
-        )
-
-
-def _effective_status(meta: dict[str, Any]) -> str:
-    """The status a reader should believe: an active run whose worker has gone is "interrupted"."""
-    status = meta.get("status")
-    if status not in (*ACTIVE_STATUSES, *FINAL_STATUSES, QUEUED):
-        return INTERRUPTED
-    if status in ACTIVE_STATUSES and _has_died(meta):
-        return INTERRUPTED
-    return status
-
-
-def _has_died(meta: dict[str, Any]) -> bool:
-    """An active run whose process is gone (same machine) or whose heartbeat stopped long ago (any machine)."""
-    pid = meta.get("pid")
-    if meta.get("host") == HOST and isinstance(pid, int) and not isinstance(pid, bool) and not pid_alive(pid):
-        return True
-    heartbeat = meta.get("heartbeat")
-    if not isinstance(heartbeat, int | float):
-        return True
-    return time.time() - float(heartbeat) > STALE_AFTER_SECONDS
+        write_json_atomic(folder / META_FILE, meta, durable=durable)

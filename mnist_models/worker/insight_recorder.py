@@ -14,9 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_models.insight import digit_wall, percentile_rows
-from mnist_models.reporter import RunReporter
-
-TENSORBOARD_DIR = "tensorboard"
+from mnist_models.worker.reporter import RunReporter
 
 
 def weight_arrays(model) -> list[tuple[str, str, np.ndarray]]:

@@ -9,7 +9,7 @@ import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mnist_models.progress import CURVES
+from mnist_models.store.progress import CURVES
 
 COLUMNS = ("curve", "epoch", "step", "loss", "accuracy")
 

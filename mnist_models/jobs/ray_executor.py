@@ -12,15 +12,12 @@ import contextlib
 import os
 import socket
 import threading
-import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from mnist_models.runs import RunNotFoundError, RunStore, write_atomic
+from mnist_models.store.runs import RunNotFoundError, RunStore
 
-PACKAGE = Path(__file__).resolve().parent
-SYNCED_FILES = ("meta.json", "history.json", "model.keras", "insight.json")
-TENSORBOARD_DIR = "tensorboard"  # its event files travel too (as "tensorboard/<file name>")
+PACKAGE = Path(__file__).resolve().parents[1]  # the whole mnist_models package travels to the cluster
 RELAY_SECONDS = 0.5
 CONNECT_TIMEOUT_SECONDS = 3.0
 RUNTIME_ENV = {"py_modules": [str(PACKAGE)], "excludes": ["__pycache__", "*.pyc"],
@@ -109,15 +106,8 @@ class _Mailbox:
         return self.stop
 
 
-def _synced_names(folder: Path) -> list[str]:
-    events = folder / TENSORBOARD_DIR
-    extra = sorted(f"{TENSORBOARD_DIR}/{path.name}" for path in events.iterdir()) if events.is_dir() else []
-    return [*SYNCED_FILES, *extra]
-
-
-def _send_changes(folder: Path, seen: dict[str, int], send) -> None:
-    for name in _synced_names(folder):
-        path = folder / name
+def _send_changes(store: RunStore, run_id: str, seen: dict[str, int], send) -> None:
+    for name, path in store.published_files(run_id):
         with contextlib.suppress(FileNotFoundError):
             mtime = path.stat().st_mtime_ns
             if seen.get(name) != mtime:
@@ -132,30 +122,27 @@ def _remote_train(files: dict[str, bytes], run_id: str, threads: int, mailbox) -
 
     import ray
 
-    from mnist_models.runs import STOP_FILE
-    from mnist_models.training import set_thread_count, train_run
+    from mnist_models.worker.training import set_thread_count, train_run
 
     set_thread_count(threads)
     with tempfile.TemporaryDirectory(prefix="mnist-ray-") as root:
-        folder = Path(root) / run_id
-        folder.mkdir()
-        for name, data in files.items():
-            (folder / name).write_bytes(data)
+        store = RunStore(root)
+        store.receive(run_id, files)
         done = threading.Event()
         seen: dict[str, int] = {}
 
         def mirror() -> None:
             while not done.wait(RELAY_SECONDS):
-                _send_changes(folder, seen, lambda name, data: mailbox.put.remote(name, data))
-                if not (folder / STOP_FILE).exists() and ray.get(mailbox.stop_requested.remote()):
-                    (folder / STOP_FILE).write_text("requested through Ray\n")
+                _send_changes(store, run_id, seen, lambda name, data: mailbox.put.remote(name, data))
+                if not store.stop_requested(run_id) and ray.get(mailbox.stop_requested.remote()):
+                    store.request_stop(run_id)
 
         thread = threading.Thread(target=mirror, daemon=True)
         thread.start()
-        train_run(RunStore(root), run_id)
+        train_run(store, run_id)
         done.set()
         thread.join()
-        return {name: (folder / name).read_bytes() for name in _synced_names(folder) if (folder / name).is_file()}
+        return {name: path.read_bytes() for name, path in store.published_files(run_id)}
 
 
 class RayWorker:
@@ -202,28 +189,15 @@ class RayWorker:
         except Exception as error:
             text = str(error).strip().splitlines()
             self._error = f"{type(error).__name__}: {text[0] if text else ''}"[:300]
+            # The run is marked failed: a task left training on the cluster would hold its CPUs for nothing.
+            self.kill()
         finally:
             with contextlib.suppress(Exception):
                 ray.kill(self._mailbox)
             self._finished.set()
 
     def _apply(self, files: dict[str, bytes]) -> None:
-        import json
-
-        folder = self._store.folder(self._run_id)
-        for name, data in files.items():
-            if name in ("model.keras", "history.json", "insight.json"):
-                write_atomic(folder / name, data, durable=False)
-            elif name.startswith(f"{TENSORBOARD_DIR}/") and "/" not in name[len(TENSORBOARD_DIR) + 1:] \
-                    and not name.endswith((".", "/")):
-                (folder / TENSORBOARD_DIR).mkdir(exist_ok=True)
-                write_atomic(folder / name, data, durable=False)
-        if "meta.json" in files:
-            meta = json.loads(files["meta.json"])
-            # The server's own fields (the name a learner may have changed meanwhile, the owner) stay as they are.
-            for key in ("name", "owner", "run_id", "created", "executor", "heartbeat"):
-                meta.pop(key, None)
-            self._store.update(self._run_id, durable=meta.get("finished") is not None, **meta)
+        self._store.apply_published(self._run_id, files)
 
 
 class RayExecutor:
@@ -241,20 +215,23 @@ class RayExecutor:
         if self.cpus < 1 or self.gpus < 0:
             raise ValueError(f"A Ray job needs at least 1 CPU and no negative GPUs (got {self.cpus}, {self.gpus}).")
         self.cluster_cpus = int(resources.get("CPU", 0))
+        self.cluster_gpus = float(resources.get("GPU", 0))
         self._mailbox_class = ray.remote(num_cpus=0)(_Mailbox)
         # max_calls=1: a fresh worker process per job, so each gets its thread count and gives its memory back.
         self._task = ray.remote(max_calls=1)(_remote_train)
 
     def max_running(self) -> int:
-        """How many jobs the cluster's CPUs hold at once."""
-        return max(1, self.cluster_cpus // self.cpus)
+        """How many jobs the cluster holds at once: its CPUs, and its GPUs when each job asks for some (a job
+        waiting inside Ray for a GPU would look stale to the queue)."""
+        by_cpu = self.cluster_cpus // self.cpus
+        by_gpu = int(self.cluster_gpus // self.gpus) if self.gpus > 0 else by_cpu
+        return max(1, min(by_cpu, by_gpu))
 
     def prepare(self) -> None:
         pass
 
     def start(self, store: RunStore, run_id: str, threads: int) -> RayWorker:
-        folder = store.folder(run_id)
-        files = {name: (folder / name).read_bytes() for name in ("config.json", "meta.json", "history.json")}
+        files = store.job_inputs(run_id)
         mailbox = self._mailbox_class.remote()
         ref = self._task.options(num_cpus=self.cpus, num_gpus=self.gpus).remote(
             files, run_id, self.cpus, mailbox)
@@ -273,10 +250,3 @@ def _env_number(name: str, default, kind):
     except ValueError:
         raise ValueError(f"{name}={text!r} is not a number.") from None
 
-
-def wait_for(handle, timeout: float) -> int | None:
-    """Poll a worker handle until it ends (or `timeout` passes); returns its exit code or None."""
-    deadline = time.monotonic() + timeout
-    while (code := handle.poll()) is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return code

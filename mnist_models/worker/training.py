@@ -1,7 +1,7 @@
 """The worker's side of a training: build the run's network, fit it, report progress into its run folder.
 
 `train_run` is the whole job of a worker, whichever process runs it: a local worker process started by the
-job queue, a Ray task on another machine, or the command line's own process. `TrainingJob` runs it in a
+job queue, a Ray task on another machine, or the command line's own process. `TrainingThread` runs it in a
 thread of the calling process (the command line, tests and benchmarks use that).
 """
 
@@ -14,9 +14,9 @@ import threading
 from mnist_models.architecture import count_params
 from mnist_models.config import ModelConfig, TrainConfig
 from mnist_models.data import Mnist, load_mnist, make_split
-from mnist_models.progress import Progress, TrainingDiverged
-from mnist_models.reporter import RunReporter
-from mnist_models.runs import RunStore
+from mnist_models.store.progress import Progress, TrainingDiverged
+from mnist_models.store.runs import RunStore
+from mnist_models.worker.reporter import RunReporter
 
 _gpu_lock = threading.Lock()
 _gpu_configured = False
@@ -131,9 +131,9 @@ def train_run(store: RunStore, run_id: str, *, data: Mnist | None = None, report
     try:
         import keras
 
-        from mnist_models import models
-        from mnist_models.insight_recorder import TENSORBOARD_DIR, InsightRecorder
-        from mnist_models.progress_callback import ProgressCallback
+        from mnist_models.worker import models
+        from mnist_models.worker.callback import ProgressCallback
+        from mnist_models.worker.insight_recorder import InsightRecorder
 
         model_config, train_config = store.load_configs(run_id)
         model_config.validate()
@@ -149,13 +149,13 @@ def train_run(store: RunStore, run_id: str, *, data: Mnist | None = None, report
                                      steps_per_execution(visible_device_types(), batches))
         fine_tuning = None
         if train_config.fine_tune_from:
-            from mnist_models.my_digits import FineTuning
+            from mnist_models.store.my_digits import FineTuning
 
             # The base run's weights and the learner's digits, copied into this run's folder at submit time.
             fine_tuning = FineTuning(store.folder(run_id), train_config.fine_tune_from)
             split = fine_tuning.prepare(model, split, train_config.seed)
         # Weight statistics, the digit wall and TensorBoard's event files (off only to measure what they cost).
-        insight = InsightRecorder(reporter, split.y_test, store.folder(run_id) / TENSORBOARD_DIR) \
+        insight = InsightRecorder(reporter, split.y_test, store.tensorboard_dir(run_id)) \
             if record_insight else None
         callback = ProgressCallback(reporter, split, insight)
         model.fit(split.x_train, split.y_train, batch_size=train_config.batch_size, epochs=train_config.epochs,
@@ -171,7 +171,7 @@ def train_run(store: RunStore, run_id: str, *, data: Mnist | None = None, report
     return reporter.snapshot()
 
 
-class TrainingJob:
+class TrainingThread:
     """One training run in a thread of this process.
 
     Create it with validated configs, `start()` it, poll `progress()` from any thread, `stop()` it at any time.
@@ -196,10 +196,10 @@ class TrainingJob:
         self._reporter: RunReporter | None = None
         self.run_id = ""
 
-    def start(self) -> TrainingJob:
+    def start(self) -> TrainingThread:
         """Create the run folder and start training in a daemon thread; returns at once."""
         if self._thread is not None:
-            raise RuntimeError("This job was already started; create a new TrainingJob to train again.")
+            raise RuntimeError("This job was already started; create a new TrainingThread to train again.")
         self.run_id = self.store.create(self.model_config, self.train_config, preset=self.preset, name=self.name,
                                         params=count_params(self.model_config), owner=self.owner,
                                         executor=self.executor)

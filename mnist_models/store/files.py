@@ -1,0 +1,102 @@
+"""The run folder's layout: every file name in it, and the atomic writes, locks and liveness checks on them.
+
+This module is the one place a run folder's file names are written; every other part asks the run store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import math
+import os
+import socket
+import uuid
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE = "config.json"  # {"model": {...}, "train": {...}}: what to train, as the config classes write it
+HISTORY_FILE = "history.json"  # the curves: train, validation and test points, and the learning rate applied
+META_FILE = "meta.json"  # status, owner, name, counters, worker pid and host, heartbeat, final scores
+MODEL_FILE = "model.keras"  # the trained network, saved after epochs and at the end
+STOP_FILE = "stop-requested"  # its presence asks the run's worker to stop after the current batch
+INSIGHT_FILE = "insight.json"  # weight percentiles and the digit wall, written by the worker at epoch ends
+WORKER_LOG = "worker.log"  # what the worker process printed, for whoever looks into a failure
+TENSORBOARD_DIR = "tensorboard"  # TensorBoard's event files
+LOCK_FILE = ".lock"  # the advisory lock every writer of meta.json takes
+# A fine-tuning run's own files, put in at submit (the digits and the model it starts from) or written at the end.
+SNAPSHOT_FILE = "my_digits.npz"
+BASE_MODEL_FILE = "base_model.keras"
+RESULT_FILE = "fine_tune.json"
+DIGITS_DIR = "_digits"  # beside the runs: each owner's kept drawings (not a run id, so the store skips it)
+
+# The files a worker writes that readers elsewhere (another machine's server) need, besides TensorBoard's.
+PUBLISHED_FILES = (META_FILE, HISTORY_FILE, MODEL_FILE, INSIGHT_FILE, RESULT_FILE)
+# The files a job's worker needs to start: what the store writes at submit (a fine-tune's inputs included).
+JOB_INPUT_FILES = (CONFIG_FILE, META_FILE, HISTORY_FILE, SNAPSHOT_FILE, BASE_MODEL_FILE)
+RESERVED_FILES = frozenset({CONFIG_FILE, HISTORY_FILE, META_FILE, MODEL_FILE, STOP_FILE, INSIGHT_FILE, WORKER_LOG,
+                            LOCK_FILE, RESULT_FILE})
+
+HOST = socket.gethostname()
+
+
+def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write `data` to `path` so that readers see the old file or the new one, never a half-written one.
+
+    `durable=False` skips the fsync: the rename alone is atomic against a crash of the writing process, which is
+    all the twice-a-second progress files need; final results are written durably (a power cut keeps them too).
+    """
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with tmp.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            if durable:
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def write_json_atomic(path: Path, value: Any, *, durable: bool = True) -> None:
+    # NaN and infinity are not JSON: a diverging run's last points are stored as null, so it can still be saved.
+    write_atomic(path, json.dumps(finite_or_none(value), separators=(",", ":"), allow_nan=False).encode(),
+                 durable=durable)
+
+
+def finite_or_none(value: Any) -> Any:
+    """`value` with every NaN or infinite float (nested in dicts and lists too) replaced by None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_or_none(item) for item in value]
+    return value
+
+
+@contextlib.contextmanager
+def locked(folder: Path):
+    """Hold the run folder's advisory lock (every writer of meta.json takes it, in any process)."""
+    with (folder / LOCK_FILE).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` runs on this machine (a zombie, ended but not collected, does not)."""
+    if pid <= 0:
+        return False  # 0 and negative numbers name process groups, never a worker
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError, IndexError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return True
