@@ -2,7 +2,7 @@
 
 Starts `streamlit run dashboard/app.py` on a free port with a runs folder holding one trained run (trained
 here, or the runs of --runs-dir), opens /draw in headless Chromium and draws held-out digits of
-tests/drawn_digits.py with the mouse, one stroke each from an empty pad (pressing Clear between them). The
+benchmarks/drawn_digits.py with the mouse, one stroke each from an empty pad (pressing Clear between them). The
 page itself records when the mouse button went up (a `pointerup` listener) and when the Prediction metric
 appeared (a MutationObserver), so the figure is the browser's own clock, not the test driver's. Prints the
 median and 90th percentile; the issue's target is a median of 100 ms or less on the 2-core development box.
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))
 
 TARGET_MS = 100.0
 STEP_PIXELS = 8  # pointer events along a stroke, as in tests/test_browser.py
@@ -82,7 +82,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="train N runs and time every network's opinion too (0 = off)")
     args = parser.parse_args(argv)
     if not 1 <= args.digits <= 77:
-        parser.error("--digits must be from 1 to 77 (the single-stroke drawings in tests/drawn_digits.py)")
+        parser.error("--digits must be from 1 to 77 (the single-stroke drawings in benchmarks/drawn_digits.py)")
     if args.warmup < 0:
         parser.error("--warmup must be 0 or more")
     if not 0 <= args.compare <= 10:
@@ -94,7 +94,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def held_out_digits(count: int) -> list:
     """`count` single-stroke drawings spread evenly over every label and style (a stroke from an empty pad)."""
-    from drawn_digits import DIGITS
+    from benchmarks.drawn_digits import DIGITS
 
     single = [digit for digit in DIGITS if len(digit.strokes) == 1]
     picks = np.linspace(0, len(single) - 1, count).round().astype(int)
@@ -129,8 +129,9 @@ def draw(page, stroke) -> None:
 
 
 def measure(url: str, digits: list, warmup: int, compare: bool) -> tuple[list[float], list[float]]:
-    from browser_support import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
     from playwright.sync_api import expect, sync_playwright
+
+    from benchmarks.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
 
     latencies, tables = [], []
     with sync_playwright() as playwright:
@@ -172,7 +173,7 @@ def report(what: str, values: list[float]) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    from browser_support import running_server
+    from benchmarks.browser import running_server
 
     folder = Path(tempfile.mkdtemp(prefix="draw-answer-"))
     try:

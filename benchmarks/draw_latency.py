@@ -19,11 +19,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from drawn_digits import DIGITS, render  # noqa: E402
-
+from benchmarks.drawn_digits import DIGITS, render  # noqa: E402
 from mnist_models.drawing import to_mnist  # noqa: E402
 from mnist_models.predict import Predictor  # noqa: E402
 from mnist_models.presets import get_preset  # noqa: E402
@@ -42,7 +41,7 @@ def main() -> None:
         from mnist_models.worker.models import build_model
 
         model = build_model(get_preset(args.preset).model)
-        path = Path(tempfile.mkdtemp()) / "model.keras"
+        path = Path(tempfile.mkdtemp()) / "untrained.keras"
         model.save(path)
         predictor = Predictor(path)
     canvases = [render(digit.strokes) for digit in DIGITS]

@@ -1,6 +1,6 @@
 """How well a trained network reads hand-drawn digits: MNIST-style preprocessing against a naive resize.
 
-Renders the project's drawn test digits (tests/drawn_digits.py) as the canvas would deliver them, and
+Renders the project's drawn test digits (benchmarks/drawn_digits.py) as the canvas would deliver them, and
 classifies each one after `drawing.to_mnist` and after `drawing.naive_resize` (the whole canvas shrunk to
 28x28). Uses a saved run (--run-id) or trains the conv-bigger-dropout preset for its default epochs first.
 
@@ -18,11 +18,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from drawn_digits import DIGITS, render  # noqa: E402
-
+from benchmarks.drawn_digits import DIGITS, render  # noqa: E402
 from mnist_models.drawing import naive_resize, to_mnist  # noqa: E402
 from mnist_models.predict import Predictor  # noqa: E402
 from mnist_models.presets import get_preset  # noqa: E402

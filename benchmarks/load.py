@@ -31,11 +31,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, _stop, start_server  # noqa: E402
-
+from benchmarks.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, start_server, stop_process  # noqa: E402
 from dashboard.identity import owner_of  # noqa: E402
 from mnist_models.config import MAX_EPOCHS, TOTAL_TRAIN_IMAGES  # noqa: E402
 from mnist_models.presets import PRESETS  # noqa: E402
@@ -266,7 +265,7 @@ def main() -> int:
             finally:
                 browser.close()
     finally:
-        _stop(server.process)
+        stop_process(server.process)
         trouble = log_trouble(server.log_path)
         for line in trouble[:30]:
             print(f"server log: {line[:600]}")

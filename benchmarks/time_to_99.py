@@ -33,6 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from mnist_models import config as configs  # noqa: E402
 from mnist_models.config import TOTAL_TRAIN_IMAGES, ConfigError, ModelConfig, TrainConfig  # noqa: E402
 from mnist_models.presets import PRESETS, get_preset  # noqa: E402
+from mnist_models.store.files import CONFIG_FILE  # noqa: E402
 
 SEED_RECIPE = "seed"
 SELECTION_VALIDATION = 5000  # validation images held out when recipes are chosen on the validation split
@@ -119,7 +120,7 @@ def recipes(args: argparse.Namespace) -> list[Recipe]:
         model, train = configs.loads(Path(path).read_text())
         # A run's config.json is named after its run folder; any other file after itself.
         file = Path(path)
-        chosen.append(Recipe(file.parent.name if file.name == "config.json" else file.stem, model, train))
+        chosen.append(Recipe(file.parent.name if file.name == CONFIG_FILE else file.stem, model, train))
     for recipe in chosen:
         if args.epochs:
             recipe.train.epochs = args.epochs

@@ -30,11 +30,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, _stop, free_port  # noqa: E402
-
+from benchmarks.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, free_port, stop_process  # noqa: E402
 from mnist_models.config import MAX_EPOCHS  # noqa: E402
 from mnist_models.presets import PRESETS, get_preset  # noqa: E402
 from mnist_models.store.progress import COMPLETED  # noqa: E402
@@ -136,7 +135,7 @@ def start_server(folder: Path, port: int) -> tuple[subprocess.Popen, str, Path]:
                     return process, url, log_path
         except OSError:
             time.sleep(0.25)
-    _stop(process)
+    stop_process(process)
     raise SystemExit(f"The dashboard did not become healthy; its log:\n{log_path.read_text(errors='replace')[-3000:]}")
 
 
@@ -210,7 +209,7 @@ def dashboard_phase(browser, preset: str, epochs: int, tabs: int, port: int) -> 
         try:
             info, exceptions = watched_training(browser, url, RunStore(folder / "runs"), preset, epochs, tabs)
         finally:
-            _stop(process)
+            stop_process(process)
             trouble = [line for line in log_path.read_text(errors="replace").splitlines() if LOG_TROUBLE.search(line)]
             for line in trouble[:20]:
                 print(f"  server log: {line}", flush=True)

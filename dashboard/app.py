@@ -12,6 +12,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import streamlit as st  # noqa: E402
 
+from dashboard import state  # noqa: E402
 from dashboard.identity import remember_identity, teacher_ui  # noqa: E402
 from dashboard.presentation import presentation_ui  # noqa: E402
 from dashboard.widgets import keep_controls  # noqa: E402
@@ -29,3 +30,4 @@ navigation = st.navigation([
     st.Page("app_pages/inspect.py", title="Inspect", icon=":material/troubleshoot:"),
 ])
 navigation.run()
+state.page_drawn()  # only now may the job queue's ready worker start importing TensorFlow

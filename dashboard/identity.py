@@ -8,6 +8,8 @@ import hmac
 import os
 import re
 import secrets
+import threading
+import time
 
 import streamlit as st
 
@@ -73,6 +75,46 @@ def teacher_password() -> str | None:
     return str(value) if value else None
 
 
+class GuessThrottle:
+    """Wrong teacher-password guesses, for the whole server (a fresh browser identity costs a learner nothing).
+
+    A few wrong guesses are free; after that each one makes the next wait twice as long, up to a minute, so a
+    script cannot try more than about sixty passwords an hour while the teacher waits at most a minute.
+    """
+
+    FREE_GUESSES = 5
+    MAX_WAIT_SECONDS = 60.0
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._failures = 0
+        self._blocked_until = 0.0
+
+    def wait_seconds(self, now: float | None = None) -> float:
+        """How long until the next guess is heard (0 when it may be tried now)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            return max(0.0, self._blocked_until - now)
+
+    def failed(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._failures += 1
+            extra = self._failures - self.FREE_GUESSES
+            if extra > 0:
+                self._blocked_until = now + min(self.MAX_WAIT_SECONDS, 2.0 ** (extra - 1))
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self._failures, self._blocked_until = 0, 0.0
+
+
+@st.cache_resource(show_spinner=False)
+def guess_throttle() -> GuessThrottle:
+    """The server's one throttle of teacher-password guesses."""
+    return GuessThrottle()
+
+
 def is_teacher() -> bool:
     return bool(st.session_state.get("teacher"))
 
@@ -91,9 +133,15 @@ def teacher_ui() -> None:
             return
         given = st.text_input("Teacher password", type="password", key="teacher_password_input")
         if given:
-            if hmac.compare_digest(given.encode(), expected.encode()):
+            throttle = guess_throttle()
+            wait = throttle.wait_seconds()
+            if wait > 0:
+                st.error(f"Too many wrong passwords on this server: wait {wait:.0f} s, then try again.")
+            elif hmac.compare_digest(given.encode(), expected.encode()):
+                throttle.succeeded()
                 st.session_state["teacher"] = True
                 st.session_state.pop("teacher_password_input", None)
                 st.rerun()
             else:
+                throttle.failed()
                 st.error("That is not the teacher password.")

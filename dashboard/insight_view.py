@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image, ImageDraw
 
-from dashboard.charts import TEST_COLOUR, _layout
+from dashboard.charts import TEST_COLOUR, styled_layout
 from dashboard.live_chart import live_chart
 from mnist_models.insight import PERCENTILES, layer_names
 
@@ -37,7 +37,7 @@ def weights_figure(rows: Sequence[Mapping[str, Any]], layer: str, kind: str, hei
         figure.add_trace(go.Scatter(x=epochs, y=values[:, PERCENTILES.index(50)], mode="lines+markers",
                                     name="median", line={"color": TEST_COLOUR, "width": 2},
                                     hovertemplate="median %{y:.3g} at epoch %{x}<extra></extra>"))
-    figure = _layout(figure, f"{layer}: {kind}", kind, height)
+    figure = styled_layout(figure, f"{layer}: {kind}", kind, height)
     # The bands explain themselves in the caption under the charts; a legend would take half a small chart.
     figure.update_layout(hovermode="closest", showlegend=False)
     return figure
@@ -48,7 +48,7 @@ def learning_rate_figure(points: Sequence[Mapping[str, float]], height: int = 26
     figure = go.Figure(go.Scatter(x=[point["epoch"] for point in points], y=[point["rate"] for point in points],
                                   mode="lines", line={"color": TEST_COLOUR, "width": 3},
                                   hovertemplate="%{y:.5f} at epoch %{x:.2f}<extra></extra>", name="learning rate"))
-    figure = _layout(figure, "Learning rate", "rate", height)
+    figure = styled_layout(figure, "Learning rate", "rate", height)
     figure.update_layout(showlegend=False)
     figure.update_yaxes(rangemode="tozero", tickformat=".2g")
     return figure

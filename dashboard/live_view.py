@@ -109,8 +109,12 @@ def live_ui(run_id: str, *, key: str = "train", show_inside: bool = False) -> No
     """Re-draws itself once a second while the run waits or trains; a full rerun when it starts or ends updates
     the buttons. It only reads the run folder: the training itself runs in a worker process. `key` keeps the
     charts of two live views apart; `show_inside` adds the weights, learning rate and digit wall."""
-    first = state.progress(run_id)
-    info = state.run_store().get(run_id)
+    try:
+        first = state.progress(run_id)
+        info = state.run_store().get(run_id)
+    except RunNotFoundError:
+        st.info("This training was cancelled before it started, or its run was deleted.")
+        return
     codelab_accuracy = PRESETS[info.preset].codelab_accuracy if info.preset in PRESETS else None
 
     @st.fragment(run_every=1.0 if not first.done else None)
@@ -139,7 +143,10 @@ def progress_bar_ui(run_id: str, name: str) -> None:
 
     @st.fragment(run_every=1.0)
     def progress_bar() -> None:
-        progress = state.progress(run_id)
+        progress = state.progress_if_any(run_id)
+        if progress is None:
+            st.caption(f"{plain(name)} is no longer there: it was cancelled or deleted.")
+            return
         if progress.waiting:
             position = state.job_queue().position(run_id) or 1
             st.progress(0.0, text=f"Waiting for a free slot (number {position} in the queue)…")

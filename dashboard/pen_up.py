@@ -15,6 +15,8 @@ import binascii
 
 import streamlit as st
 
+from mnist_models.drawing import MAX_DRAWING_BYTES
+
 _JS = """
 function findPad(parentElement) {
     // The canvas renders in a shadow root (its styles are isolated); look in the nearest block that holds one.
@@ -67,7 +69,8 @@ def pen_up_ui(key: str) -> bytes | None:
     result = _component(key=key, on_drawing_change=lambda: None, width="stretch")
     value = getattr(result, "drawing", None)
     url = value.get("data") if isinstance(value, dict) else None
-    if not isinstance(url, str) or ";base64," not in url:
+    # Base64 takes 4 characters for 3 bytes: a longer text cannot be a drawing (read_drawing says so for the rest).
+    if not isinstance(url, str) or ";base64," not in url or len(url) > MAX_DRAWING_BYTES * 4 // 3 + 100:
         return None
     try:
         return base64.b64decode(url.split(";base64,", 1)[1], validate=True)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 import streamlit as st
 
 from mnist_models.jobs import JobQueue, make_executor, shared_queue
+from mnist_models.jobs.local import LocalExecutor
 from mnist_models.store.progress import Progress
-from mnist_models.store.runs import RunStore
+from mnist_models.store.runs import RunNotFoundError, RunStore
 
 
 @st.cache_resource(show_spinner=False)
@@ -24,8 +26,62 @@ def job_queue() -> JobQueue:
     they survive page changes, refreshes and even a restart of the server."""
     # A bad setting or an unreachable Ray cluster raises a clear message here; the Train page shows it.
     choice = make_executor()
+    warm_up_gate.hold(choice.executor)
     return shared_queue(run_store(), executor=choice.executor, max_running=choice.max_running,
                         threads=choice.threads)
+
+
+class WarmUpGate:
+    """Holds local executors' ready workers back until this process has drawn its first page, and a moment more.
+
+    A ready worker imports TensorFlow as soon as its queue exists (about 2.5 s of a core, more on a busy machine);
+    when the first page to make the queue was still drawing, that took one of two cores from the page and from
+    the browser. A job submitted in the meantime still starts (in a worker of its own); from then on the queue
+    keeps one ready as before, so later presses of Train find one waiting.
+    """
+
+    def __init__(self, delay: float):
+        self.delay = delay
+        self._lock = threading.Lock()
+        self._held: list[LocalExecutor] = []
+        self._drawn = False  # a page has been drawn: the release is under way or done
+        self._open = False  # released: executors made from now on warm up at once
+
+    def hold(self, executor: object) -> None:
+        """Keep `executor` from preparing a ready worker until the release (only a warming local executor)."""
+        if not isinstance(executor, LocalExecutor) or not executor.warm:
+            return
+        with self._lock:
+            if not self._open:
+                executor.warm = False
+                self._held.append(executor)
+
+    def page_drawn(self) -> None:
+        """Called after every page; the first call releases the held executors `delay` seconds later."""
+        with self._lock:
+            if self._drawn:
+                return
+            self._drawn = True
+        timer = threading.Timer(self.delay, self.release)
+        timer.daemon = True
+        timer.start()
+
+    def release(self) -> None:
+        with self._lock:
+            self._open = True
+            held, self._held = self._held, []
+        for executor in held:
+            executor.warm = True  # the queue's scheduler starts a ready worker at its next poll
+
+
+# Long enough for the browser to finish drawing what the first script run sent (a few tenths of a second).
+WARM_UP_DELAY_SECONDS = 1.0
+warm_up_gate = WarmUpGate(WARM_UP_DELAY_SECONDS)
+
+
+def page_drawn() -> None:
+    """The entry script calls this after every page: the first one lets the job queue's ready worker start."""
+    warm_up_gate.page_drawn()
 
 
 def run_version(run_id: str) -> tuple[int, int, int]:
@@ -42,6 +98,14 @@ def _progress(run_id: str, version: tuple[int, int, int]) -> Progress:
 def progress(run_id: str) -> Progress:
     """A run's progress, read from its folder once per change however many browsers watch it."""
     return _progress(run_id, run_version(run_id))
+
+
+def progress_if_any(run_id: str) -> Progress | None:
+    """The run's progress, or None when its folder has gone (a cancelled job, a deleted run)."""
+    try:
+        return progress(run_id)
+    except RunNotFoundError:
+        return None
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)

@@ -3,16 +3,31 @@ model summary. Each `*_ui()` function draws widgets and returns the (possibly in
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
-from mnist_models import config as cfg
+from dashboard.controls_spec import (
+    CONTROLS,
+    CONV_LAYER_CONTROLS,
+    DEFAULTS,
+    MODEL_CONTROLS,
+    NET_TYPES,
+    NEW_CONV,
+    NEW_UNITS,
+    PRESET_KEY,
+    RUN_NAME_CONTROL,
+    TRAIN_CONTROLS,
+    UNITS_CONTROL,
+    Control,
+    control_values,
+    typed,
+)
 from mnist_models.architecture import count_params, summary_rows
 from mnist_models.config import ConvLayer, ModelConfig, TrainConfig
 from mnist_models.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
-
-NET_TYPES = ("Dense", "Convolutional")
-DEFAULT_CONV = ConvLayer(8, 5, 2)
 
 
 def fill_controls(preset: Preset) -> None:
@@ -22,48 +37,20 @@ def fill_controls(preset: Preset) -> None:
 
 def set_controls(model: ModelConfig, train: TrainConfig, run_name: str) -> None:
     """Write every control's value from a pair of configs (a preset, or a shared link)."""
-    values = {
-        "net_type": NET_TYPES[1] if model.conv_layers else NET_TYPES[0],
-        "conv_count": max(1, len(model.conv_layers)),
-        "padding": model.padding,
-        "hidden_count": len(model.hidden_units),
-        "activation": model.activation,
-        "dropout": float(model.dropout_rate),
-        "batch_norm": model.batch_norm,
-        "batch_norm_momentum": float(model.batch_norm_momentum),
-        "optimizer": train.optimizer,
-        "learning_rate": float(train.learning_rate),
-        "lr_schedule": train.lr_schedule,
-        "lr_decay": float(train.lr_decay),
-        "lr_decay_steps": train.lr_decay_steps,
-        "min_learning_rate": float(train.min_learning_rate),
-        "warmup_fraction": float(train.warmup_fraction),
-        "batch_size": train.batch_size,
-        "epochs": train.epochs,
-        "train_size": train.train_size,
-        "validation_size": train.validation_size,
-        "seed": train.seed,
-        "run_name": run_name,
-    }
-    for index, units in enumerate(model.hidden_units):
-        values[f"units_{index}"] = units
-    for index, conv in enumerate(model.conv_layers):
-        values.update({f"conv_filters_{index}": conv.filters, f"conv_kernel_{index}": conv.kernel_size,
-                       f"conv_stride_{index}": conv.stride, f"conv_pool_{index}": conv.pool_size})
-    for key, value in values.items():
+    for key, value in control_values(model, train, run_name).items():
         st.session_state[key] = value
 
 
 def _on_preset_change() -> None:
-    fill_controls(get_preset(st.session_state["preset"]))
+    fill_controls(get_preset(st.session_state[PRESET_KEY]))
 
 
 def preset_ui() -> Preset:
     """The Preset box; returns the chosen preset."""
-    if "preset" not in st.session_state:
-        st.session_state["preset"] = DEFAULT_PRESET
+    if PRESET_KEY not in st.session_state:
+        st.session_state[PRESET_KEY] = DEFAULT_PRESET
         fill_controls(PRESETS[DEFAULT_PRESET])
-    name = st.selectbox("Preset", list(PRESETS), key="preset", on_change=_on_preset_change,
+    name = st.selectbox("Preset", list(PRESETS), key=PRESET_KEY, on_change=_on_preset_change,
                         format_func=lambda key: f"{PRESETS[key].title}  ({key})",
                         help="The codelab's steps. Choosing one fills in every control below; then change anything.")
     preset = PRESETS[name]
@@ -72,43 +59,61 @@ def preset_ui() -> Preset:
     return preset
 
 
-def _number(label: str, key: str, default: int, low: int, high: int, step: int = 1, help: str | None = None) -> int:
+def _widget(control: Control, key: str, label: str, default: Any) -> Any:
+    """Draw one control as its table entry describes it; returns its value, typed as the config holds it."""
     st.session_state.setdefault(key, default)
-    return int(st.number_input(label, min_value=low, max_value=high, step=step, key=key, help=help))
+    common = {"key": key, "help": control.help}
+    if control.kind == "int":
+        value = st.number_input(label, min_value=control.low, max_value=control.high, step=control.step or 1,
+                                **common)
+    elif control.kind == "float":
+        value = st.number_input(label, min_value=control.low, max_value=control.high, step=control.step,
+                                format=control.number_format, **common)
+    elif control.kind == "slider":
+        value = st.slider(label, control.low, control.high, step=control.step, **common)
+    elif control.kind == "select":
+        value = st.selectbox(label, control.options, **common,
+                             format_func=control.option_labels.get if control.option_labels else str)
+    elif control.kind == "segmented":
+        value = st.segmented_control(label, control.options, required=True, **common)
+    elif control.kind == "toggle":
+        value = st.toggle(label, **common)
+    else:
+        value = st.text_input(label, max_chars=control.max_chars, **common)
+    return typed(control, value)
+
+
+def control_ui(key: str) -> Any:
+    """Draw the control with this key (a config field's name, or one of the shape's) and return its value."""
+    control = CONTROLS[key]
+    return _widget(control, key, control.label, DEFAULTS[key])
+
+
+def _layer_ui(control: Control, index: int, default: int) -> int:
+    return _widget(control, f"{control.key}{index}", control.label.format(number=index + 1), default)
+
+
+def _value(key: str) -> Any:
+    """A control's value whether or not this run draws it (a schedule's settings stay while another is chosen)."""
+    return typed(CONTROLS[key], st.session_state.get(key, DEFAULTS[key]))
 
 
 def network_ui() -> ModelConfig:
     """Controls for the network's shape; returns the (possibly invalid) ModelConfig they describe."""
-    net_type = st.segmented_control("Network type", NET_TYPES, key="net_type", required=True,
-                                    help="Dense layers see the image as 784 unrelated numbers; convolutional "
-                                         "layers look at small patches and keep the 2-D layout.")
     conv_layers: list[ConvLayer] = []
-    padding = st.session_state.get("padding", "same")
-    if net_type == NET_TYPES[1]:
+    if control_ui("net_type") == NET_TYPES[1]:
         top = st.columns(2)
         with top[0]:
-            count = _number("Convolutional layers", "conv_count", 3, 1, cfg.MAX_CONV_LAYERS)
+            count = control_ui("conv_count")
         with top[1]:
-            padding = st.selectbox("Padding", cfg.PADDINGS, key="padding",
-                                   help="'same' pads the border so only the stride shrinks the image; "
-                                        "'valid' trims the border at every layer.")
+            control_ui("padding")
         for index in range(count):
-            columns = st.columns(4)
-            with columns[0]:
-                filters = _number(f"Layer {index + 1} filters", f"conv_filters_{index}", DEFAULT_CONV.filters, 1,
-                                  cfg.MAX_FILTERS)
-            with columns[1]:
-                kernel = _number("kernel size", f"conv_kernel_{index}", DEFAULT_CONV.kernel_size, 1, 28)
-            with columns[2]:
-                stride = _number("stride", f"conv_stride_{index}", DEFAULT_CONV.stride, 1, cfg.MAX_STRIDE)
-            with columns[3]:
-                pool = _number("max pool", f"conv_pool_{index}", DEFAULT_CONV.pool_size, 1, cfg.MAX_POOL,
-                               help="Keep the largest value of each block of this size after the layer: 2 halves "
-                                    "the image's width and height without any weights; 1 = no pooling.")
-            conv_layers.append(ConvLayer(filters, kernel, stride, st.session_state.get("activation", "relu"), pool))
-
-    hidden = _number("Hidden dense layers", "hidden_count", 1, 0, cfg.MAX_HIDDEN_LAYERS,
-                     help="0 gives the codelab's first network: one softmax layer straight from the pixels.")
+            values = {}
+            for column, (field, control) in zip(st.columns(4), CONV_LAYER_CONTROLS.items(), strict=True):
+                with column:
+                    values[field] = _layer_ui(control, index, getattr(NEW_CONV, field))
+            conv_layers.append(ConvLayer(**values))
+    hidden = control_ui("hidden_count")
     units = []
     if hidden:
         st.caption("Neurons per hidden layer")
@@ -116,85 +121,47 @@ def network_ui() -> ModelConfig:
         columns = st.columns(4)
         for index in range(row_start, min(hidden, row_start + 4)):
             with columns[index - row_start]:
-                units.append(_number(f"Layer {index + 1}", f"units_{index}", 100, 1, cfg.MAX_UNITS))
+                units.append(_layer_ui(UNITS_CONTROL, index, NEW_UNITS))
     columns = st.columns(2)
     with columns[0]:
-        activation = st.selectbox("Activation", cfg.ACTIVATIONS, key="activation",
-                                  help="Applied after every hidden layer (convolutional ones too).")
+        activation = control_ui("activation")
     with columns[1]:
-        dropout = st.slider("Dropout rate", 0.0, 0.9, step=0.05, key="dropout",
-                            help="Fraction of dense neurons switched off at each training step; fights overfitting.")
-    batch_norm = st.toggle("Batch norm", key="batch_norm",
-                           help="Normalise each layer's inputs over the batch before the activation.")
-    momentum = st.session_state.get("batch_norm_momentum", 0.99)
-    if batch_norm:
-        momentum = st.number_input("Batch-norm momentum", min_value=0.0, max_value=0.999, step=0.01, format="%.3f",
-                                   key="batch_norm_momentum",
-                                   help="Weight of the past in the running mean and variance a trained network uses "
-                                        "on new images; 0.9 follows a fast-changing network sooner than 0.99.")
-    conv_layers = [ConvLayer(c.filters, c.kernel_size, c.stride, activation, c.pool_size) for c in conv_layers]
-    return ModelConfig(conv_layers=conv_layers, padding=padding, hidden_units=units, activation=activation,
-                       dropout_rate=float(dropout), batch_norm=bool(batch_norm), batch_norm_momentum=float(momentum))
+        control_ui("dropout_rate")
+    if control_ui("batch_norm"):
+        control_ui("batch_norm_momentum")
+    # One activation for the whole network: the convolutional layers take the dense layers' choice.
+    conv_layers = [dataclasses.replace(layer, activation=activation) for layer in conv_layers]
+    return ModelConfig(conv_layers=conv_layers, hidden_units=units,
+                       **{control.key: _value(control.key) for control in MODEL_CONTROLS})
 
 
 def training_ui() -> tuple[TrainConfig, str]:
     """Controls for how to train; returns the (possibly invalid) TrainConfig and the run's name."""
     columns = st.columns(2)
     with columns[0]:
-        optimizer = st.selectbox("Optimizer", cfg.OPTIMIZERS, key="optimizer", format_func=cfg.OPTIMIZER_LABELS.get)
+        control_ui("optimizer")
     with columns[1]:
-        rate = st.number_input("Learning rate", min_value=0.0, max_value=100.0, step=0.0005, format="%.5f",
-                               key="learning_rate", help="Step size of each update. SGD here needs about 0.1-0.5; "
-                                                         "Adam about 0.001-0.005.")
-    schedule = st.selectbox("Learning-rate schedule", cfg.SCHEDULES, key="lr_schedule",
-                            format_func=cfg.SCHEDULE_LABELS.get)
-    decay = st.session_state.get("lr_decay", 0.001)
-    decay_steps = st.session_state.get("lr_decay_steps", 2000)
-    floor = st.session_state.get("min_learning_rate", 0.0001)
-    warmup = st.session_state.get("warmup_fraction", 0.2)
+        control_ui("learning_rate")
+    schedule = control_ui("lr_schedule")
+    # Each schedule shows only its own settings; the others keep their values for when it is chosen again.
     if schedule == "inverse_time":
-        decay = st.number_input("Decay per step", min_value=0.0, max_value=1.0, step=0.0005, format="%.5f",
-                                key="lr_decay")
-    elif schedule == "exponential":
+        control_ui("lr_decay")
+    elif schedule in ("exponential", "one_cycle"):
         columns = st.columns(2)
         with columns[0]:
-            decay_steps = _number("Decay steps", "lr_decay_steps", 2000, 1, 1_000_000, step=100,
-                                  help="Steps for the rate above the floor to shrink by a factor e (2.7).")
+            control_ui("lr_decay_steps" if schedule == "exponential" else "warmup_fraction")
         with columns[1]:
-            floor = st.number_input("Floor", min_value=0.0, max_value=1.0, step=0.0001, format="%.5f",
-                                    key="min_learning_rate")
-    elif schedule == "one_cycle":
-        columns = st.columns(2)
-        with columns[0]:
-            warmup = st.slider("Warm-up fraction", 0.0, 0.9, step=0.05, key="warmup_fraction",
-                               help="The share of all steps in which the rate rises from the floor to the learning "
-                                    "rate; a cosine then brings it back to the floor by the last step.")
-        with columns[1]:
-            floor = st.number_input("Floor", min_value=0.0, max_value=1.0, step=0.0001, format="%.5f",
-                                    key="min_learning_rate")
+            control_ui("min_learning_rate")
     columns = st.columns(3)
-    with columns[0]:
-        batch_size = _number("Batch size", "batch_size", 100, 1, cfg.MAX_BATCH_SIZE)
-    with columns[1]:
-        epochs = _number("Epochs", "epochs", 5, 1, cfg.MAX_EPOCHS)
-    with columns[2]:
-        seed = _number("Seed", "seed", 0, 0, 2**31 - 1, help="Same seed, same settings: the same curves (on a CPU).")
+    for column, key in zip(columns, ("batch_size", "epochs", "seed"), strict=True):
+        with column:
+            control_ui(key)
     columns = st.columns(2)
-    with columns[0]:
-        train_size = _number("Training images", "train_size", 55_000, 10, cfg.TOTAL_TRAIN_IMAGES, step=1000,
-                             help="Fewer images make overfitting easy to see; more pull train and test together.")
-    with columns[1]:
-        validation_size = _number("Validation images", "validation_size", 5_000, cfg.MIN_VALIDATION,
-                                  cfg.TOTAL_TRAIN_IMAGES, step=1000,
-                                  help=f"Held out of training; the first {cfg.VALIDATION_SAMPLE:,} are scored during "
-                                  "each epoch to measure progress, so more than that only costs training images.")
-    name = st.text_input("Run name", key="run_name", max_chars=80, help="How the run is listed in Runs and Draw.")
-    return TrainConfig(
-        optimizer=optimizer, learning_rate=float(rate), lr_schedule=schedule, lr_decay=float(decay),
-        lr_decay_steps=int(decay_steps), min_learning_rate=float(floor), warmup_fraction=float(warmup),
-        batch_size=batch_size, epochs=epochs,
-        train_size=train_size, validation_size=validation_size, seed=seed,
-    ), name
+    for column, key in zip(columns, ("train_size", "validation_size"), strict=True):
+        with column:
+            control_ui(key)
+    name = control_ui(RUN_NAME_CONTROL.key)
+    return TrainConfig(**{control.key: _value(control.key) for control in TRAIN_CONTROLS}), name
 
 
 def problems_ui(problems: list[str]) -> None:

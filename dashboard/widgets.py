@@ -6,13 +6,9 @@ import re
 
 import streamlit as st
 
+from dashboard.controls_spec import is_control_key
 from mnist_models.store.runs import RunInfo
 
-CONTROL_KEYS = ("preset", "net_type", "conv_count", "padding", "hidden_count", "activation", "dropout", "batch_norm",
-                "batch_norm_momentum",
-                "optimizer", "learning_rate", "lr_schedule", "lr_decay", "lr_decay_steps", "min_learning_rate",
-                "warmup_fraction", "batch_size", "epochs", "train_size", "validation_size", "seed", "run_name")
-LAYER_KEY_PREFIXES = ("units_", "conv_filters_", "conv_kernel_", "conv_stride_", "conv_pool_")
 OTHER_KEPT_KEYS = ("lab_step", "lesson_fix")  # the Lab's chosen step and lesson fix
 
 
@@ -22,8 +18,7 @@ def keep_controls() -> None:
     visit to Runs, or a click on Train's own link, reset every control; values the app assigns are kept, so
     each control's value is assigned back to itself before any page draws."""
     for key in list(st.session_state.keys()):
-        if isinstance(key, str) and (key in CONTROL_KEYS or key in OTHER_KEPT_KEYS
-                                     or key.startswith(LAYER_KEY_PREFIXES)):
+        if is_control_key(key) or key in OTHER_KEPT_KEYS:
             st.session_state[key] = st.session_state[key]
 
 

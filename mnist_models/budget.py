@@ -13,7 +13,13 @@ import os
 from dataclasses import dataclass
 
 from mnist_models.architecture import IMAGE_SIZE, plan_layers
-from mnist_models.config import ModelConfig, TrainConfig
+from mnist_models.config import (
+    TEST_IMAGES,
+    VALIDATION_CHECKS_PER_EPOCH,
+    VALIDATION_SAMPLE,
+    ModelConfig,
+    TrainConfig,
+)
 
 BYTES_PER_FLOAT = 4
 # Training keeps each layer's output for the backward pass and computes a gradient of the same size, and the
@@ -38,7 +44,7 @@ class Cost:
     madds_per_image: int  # multiply-adds of one forward pass
     activations_per_image: int  # numbers every layer outputs for one image
     batch_memory_bytes: int  # activation memory of one training batch
-    total_work: int  # multiply-adds of the whole training (forward and backward, every image, every epoch)
+    total_work: int  # multiply-adds of the whole job: training (forward and backward) and scoring, every epoch
 
 
 def estimate(model: ModelConfig, train: TrainConfig) -> Cost:
@@ -62,8 +68,24 @@ def estimate(model: ModelConfig, train: TrainConfig) -> Cost:
             madds += features * outputs
             features = outputs
     batch_memory = activations * train.batch_size * BYTES_PER_FLOAT * ACTIVATION_COPIES
-    total = madds * STEP_COST * train.train_size * train.epochs
+    total = madds * images_per_epoch(train) * train.epochs
     return Cost(madds, activations, batch_memory, total)
+
+
+def scored_per_epoch(train: TrainConfig) -> int:
+    """Images an epoch scores besides training: the validation sample a few times, and the whole test set.
+
+    With few training images this is most of the work (ten images trained, 11,000 scored), so the budget counts
+    it: a tiny training set with hundreds of epochs would otherwise pass and hold a slot for hours.
+    """
+    steps = max(1, math.ceil(train.train_size / train.batch_size))
+    checks = min(VALIDATION_CHECKS_PER_EPOCH, steps)
+    return checks * min(VALIDATION_SAMPLE, train.validation_size) + TEST_IMAGES
+
+
+def images_per_epoch(train: TrainConfig) -> int:
+    """An epoch's work in forward passes of one image: each training image costs STEP_COST, each scored one 1."""
+    return train.train_size * STEP_COST + scored_per_epoch(train)
 
 
 def limits() -> dict[str, int]:
@@ -108,7 +130,7 @@ def budget_problems(model: ModelConfig, train: TrainConfig) -> list[str]:
         )
     work = allowed["MNIST_MAX_TOTAL_WORK"]
     if cost.total_work > work and cost.madds_per_image <= per_image:
-        epochs = max(1, work // max(1, cost.madds_per_image * STEP_COST * train.train_size))
+        epochs = max(1, work // max(1, cost.madds_per_image * images_per_epoch(train)))
         found.append(
             f"Training would take about {cost.total_work / work:,.1f} times the work this server allows for one run: "
             f"lower the epochs (to {epochs:,} or fewer with these images), the training images, or the network's size."

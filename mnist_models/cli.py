@@ -130,7 +130,7 @@ def _train(args: argparse.Namespace) -> int:
     preset_name = preset.name if preset else "custom"
     name = args.name or (preset.title if preset else Path(args.config).parent.name or "Custom network")
     store = RunStore()
-    from mnist_models.jobs.ray_executor import ExecutorUnavailable
+    from mnist_models.jobs.ray_connect import ExecutorUnavailable
     from mnist_models.jobs.settings import make_executor
 
     try:

@@ -7,7 +7,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from mnist_models import architecture
 
@@ -43,6 +43,8 @@ MAX_LR_DECAY = 1.0  # inverse-time decay per step; 1 already halves the rate aft
 TOTAL_TRAIN_IMAGES = 60_000
 MIN_VALIDATION = 100
 VALIDATION_SAMPLE = 1000  # validation images scored during an epoch (the first of the split; cheap enough to do often)
+VALIDATION_CHECKS_PER_EPOCH = 5  # times an epoch scores the validation sample (the last at the epoch's end)
+TEST_IMAGES = 10_000  # the MNIST test set, scored after every epoch
 
 
 _RUN_ID_TEXT = re.compile(r"^([0-9a-z-]{1,80})?$")  # a run id's characters (runs.py checks the exact form), or ""
@@ -54,6 +56,21 @@ class ConfigError(ValueError):
     def __init__(self, problems: list[str]):
         self.problems = list(problems)
         super().__init__(" ".join(self.problems))
+
+
+class Validated:
+    """What ModelConfig and TrainConfig share: `validate` turns the sentences of their `problems` into an error."""
+
+    def problems(self) -> list[str]:
+        """Every problem with this config, as sentences; empty when it is valid."""
+        raise NotImplementedError
+
+    def validate(self) -> Self:
+        """Return self, or raise ConfigError listing every problem."""
+        problems = self.problems()
+        if problems:
+            raise ConfigError(problems)
+        return self
 
 
 @dataclass
@@ -68,7 +85,7 @@ class ConvLayer:
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(Validated):
     """A network for 28x28 digits: optional convolutional layers, then dense hidden layers, then 10 outputs.
 
     With no `conv_layers` it is a dense network; with no `hidden_units` either, it is the codelab's
@@ -124,20 +141,13 @@ class ModelConfig:
                 )
         return found
 
-    def validate(self) -> ModelConfig:
-        """Return self, or raise ConfigError listing every problem."""
-        problems = self.problems()
-        if problems:
-            raise ConfigError(problems)
-        return self
-
     @property
     def kind(self) -> str:
         return "convolutional" if self.conv_layers else "dense"
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(Validated):
     """How to train: optimiser, learning-rate schedule, batch size, epochs and how much data."""
 
     optimizer: str = "adam"
@@ -205,13 +215,6 @@ class TrainConfig:
         if not isinstance(self.fine_tune_from, str) or not _RUN_ID_TEXT.fullmatch(self.fine_tune_from):
             found.append(f"Fine-tuning starts from a saved run's id, or from nothing (got {self.fine_tune_from!r}).")
         return found
-
-    def validate(self) -> TrainConfig:
-        """Return self, or raise ConfigError listing every problem."""
-        problems = self.problems()
-        if problems:
-            raise ConfigError(problems)
-        return self
 
     @property
     def total_steps(self) -> int:

@@ -15,8 +15,6 @@ from mnist_models.architecture import IMAGE_SIZE
 
 BUNDLED_PATH = Path(__file__).parent / "data" / "mnist.npz"
 BUNDLED_SHA256 = "06af5dfe73b70e3bc1c36439982b18a8d76803db9b544f6fdf838a37fbb01b64"
-TRAIN_IMAGES = 60_000
-TEST_IMAGES = 10_000
 _KEYS = ("x_train", "y_train", "x_test", "y_test")
 _RESTORE_HINT = (
     "Restore it with `git checkout -- mnist_models/data/mnist.npz` (or re-clone the project); "

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 MNIST_SIZE = 28
 # LeCun scaled every digit so that its longer side fits a 20x20 box, keeping the aspect ratio.
@@ -20,7 +22,7 @@ NOISE_LEVEL = 0.1
 # is noise; a deliberate dot with the thinnest brush already covers a few pixels.
 MIN_INK = 2.0
 # What is not one digit. A dot's ink fits in a box this fraction of the pad's side (the brush alone is 18 px of
-# 280, so a tap leaves about 0.07; the smallest hand-made digit of tests/drawn_digits.py spans 0.28). A scribble
+# 280, so a tap leaves about 0.07; the smallest hand-made digit of benchmarks/drawn_digits.py spans 0.28). A scribble
 # inks more than this fraction of the whole pad (the hand-made digits ink at most 0.14, the median 0.07).
 DOT_SIDE = 0.1
 SCRIBBLE_COVER = 0.3
@@ -30,8 +32,13 @@ HINTS = {
     DOT: "That is a dot, not a digit: draw one digit, large, inside the box.",
     SCRIBBLE: "That covers most of the pad: press Clear and draw one digit, with clear strokes.",
 }
+# A drawing arrives from the browser as a PNG of the pad (280 px, times the screen's pixel ratio at most). Anything
+# far larger is no drawing: a small compressed file can hold a picture of gigabytes, so the size is checked from
+# the PNG's header before a single pixel is decoded.
+MAX_DRAWING_BYTES = 4_000_000
+MAX_DRAWING_SIDE = 2048
 # Area averaging is the anti-aliasing LeCun describes: each output pixel becomes the fraction of its area that
-# ink covers, with none of the ringing Lanczos leaves around strokes. On tests/drawn_digits.py it also matches
+# ink covers, with none of the ringing Lanczos leaves around strokes. On benchmarks/drawn_digits.py it also matches
 # MNIST's footprint best: 145 non-zero pixels a digit against MNIST's 150 (Lanczos: 191).
 _RESAMPLE = Image.Resampling.BOX
 # ITU-R BT.601 luma weights, the ones Pillow uses for its "L" mode.
@@ -40,6 +47,23 @@ _EXPECTED_SHAPES = (
     "an image of shape (height, width, 4) such as st_canvas(..., return_image_data=True).image_data, "
     "or (height, width, 3) for RGB, or (height, width) for grayscale"
 )
+
+
+def read_drawing(png: bytes) -> np.ndarray:
+    """The pixels of a drawing's PNG (or other image file), refused with ValueError before decoding when the file or
+    the picture it declares is larger than any drawing pad makes."""
+    if len(png) > MAX_DRAWING_BYTES:
+        raise ValueError(f"The drawing's file is {len(png):,} bytes, more than the {MAX_DRAWING_BYTES:,} a drawing "
+                         "needs: press Clear and draw again.")
+    try:
+        with Image.open(io.BytesIO(png)) as picture:
+            width, height = picture.size  # read from the header; no pixel is decoded yet
+            if max(width, height) > MAX_DRAWING_SIDE:
+                raise ValueError(f"The drawing is {width:,} x {height:,} pixels, larger than any drawing pad "
+                                 f"({MAX_DRAWING_SIDE:,} at most): press Clear and draw again.")
+            return np.asarray(picture)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
+        raise ValueError("The drawing could not be read; press Clear and draw again.") from error
 
 
 def _as_unit_float(image: np.ndarray) -> np.ndarray:

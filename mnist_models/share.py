@@ -20,7 +20,7 @@ from mnist_models.presets import DEFAULT_PRESET, PRESETS
 PRESET = "preset"
 # Fields the Train page has no control for: they describe where a job comes from (a fine-tuning's base run),
 # not a network a link could hand out.
-NOT_SHARED = frozenset({"fine_tune_from", "personal_digits_owner"})
+NOT_SHARED = frozenset({"fine_tune_from"})
 MODEL_FIELDS = tuple(item.name for item in dataclasses.fields(ModelConfig) if item.name not in NOT_SHARED)
 TRAIN_FIELDS = tuple(item.name for item in dataclasses.fields(TrainConfig) if item.name not in NOT_SHARED)
 PARAM_NAMES = (PRESET, *MODEL_FIELDS, *TRAIN_FIELDS)

@@ -1,4 +1,4 @@
-"""Fixtures for the browser tests: a real `streamlit run` server on a free loopback port, and headless Chromium.
+"""Fixtures for the browser tests: a real `streamlit run` server and headless Chromium (benchmarks/browser.py).
 
 Loaded by test_browser.py through `pytest_plugins`, so its report hook can tell the page fixture that a test
 failed: the fixture then saves a screenshot and the server's log under test-artifacts/. ScriptRuns follows a
@@ -12,31 +12,18 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+import benchmarks.browser
+from benchmarks.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, StreamlitServer
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SERVER_START_SECONDS = 60
-VIEWPORT = {"width": 1400, "height": 1000}
 
 
 def require_browser() -> None:
@@ -53,66 +40,6 @@ def require_browser() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(message + " CI must run them, so this is a failure, not a skip.", pytrace=False)
         pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@dataclass
-class StreamlitServer:
-    url: str
-    process: subprocess.Popen
-    log_path: Path
-    runs_dir: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.status == 200 and response.read().strip() == b"ok"
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def start_server(folder: Path) -> StreamlitServer:
-    """`streamlit run dashboard/app.py` on a free loopback port, with its runs under `folder`; waits until healthy."""
-    runs_dir = folder / "runs"
-    env = {**os.environ, "MNIST_RUNS_DIR": str(runs_dir), "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
-    for attempt in range(3):
-        port = free_port()
-        log_path = folder / f"streamlit-{attempt}.log"
-        command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
-                   "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-                   "--browser.gatherUsageStats", "false"]
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        server = StreamlitServer(f"http://127.0.0.1:{port}", process, log_path, runs_dir)
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while time.monotonic() < deadline and process.poll() is None:
-            if _healthy(server.url):
-                return server
-            time.sleep(0.25)
-        _stop(process)
-        # Another program may have taken the port between probing and binding: try a new one.
-        if "address already in use" not in server.log().lower():
-            break
-    raise RuntimeError(f"The Streamlit server did not become healthy; its log:\n{server.log()[-4000:]}")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -139,12 +66,10 @@ def chromium():
 
 @contextlib.contextmanager
 def running_server(folder: Path) -> Iterator[StreamlitServer]:
+    """The benchmarks' server (benchmarks/browser.py), once the browser is known to be there (see `require_browser`)."""
     require_browser()
-    server = start_server(folder)
-    try:
+    with benchmarks.browser.running_server(folder) as server:
         yield server
-    finally:
-        _stop(server.process)
 
 
 @pytest.fixture
@@ -198,7 +123,6 @@ def module_app_page(chromium, module_streamlit_server, request):
     """A page (and so a new browser session) on the module's shared server."""
     with browser_page(chromium, module_streamlit_server, request) as page:
         yield page
-
 
 
 @dataclass

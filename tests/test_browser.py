@@ -1,5 +1,6 @@
 """End to end in a real browser: pick a preset, train on a small subset, watch the charts grow, stop, find the run;
-and draw every hand-made digit of drawn_digits.py on the Draw page's canvas with the mouse, as a person would.
+and draw every hand-made digit of benchmarks/drawn_digits.py on the Draw page's canvas with the mouse, as a
+person would.
 
 Drives Debian's Chromium with Playwright against `streamlit run dashboard/app.py` on a free loopback port;
 see browser_support.py for the server and browser fixtures (and the screenshots taken on failure).
@@ -20,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from drawn_digits import DIGITS
 
+from benchmarks.drawn_digits import DIGITS
 from mnist_models.presets import PRESETS
 
 if TYPE_CHECKING:
@@ -212,6 +213,9 @@ def test_settings_survive_a_visit_to_another_page_and_a_click_on_train_itself(ap
     choose_preset(page, "conv")
     set_number(page, "Epochs", 7)
     set_number(page, "Batch size", 64)
+    # A page link clicked while the edit's own run still waits replaces that run, and a page change sends none of
+    # the page's widget values, so the server never hears of the edit: wait until the address holds it.
+    expect(page).to_have_url(re.compile(r"[?&]batch_size=64(&|$)"))
     nav = page.get_by_test_id("stSidebarNav")
     for route in (("Train",), ("Runs", "Train"), ("Draw", "Train")):
         for link in route:

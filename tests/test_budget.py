@@ -33,7 +33,10 @@ def test_known_costs():
     cost = estimate(model, train)
     assert (cost.madds_per_image, cost.activations_per_image) == (7840, 794)
     assert cost.batch_memory_bytes == 794 * train.batch_size * 4 * 3
-    assert cost.total_work == 7840 * 3 * train.train_size * train.epochs
+    # Each epoch trains every image (three passes' worth) and scores the validation sample five times and the
+    # 10,000 test images once.
+    scored = 5 * min(1000, train.validation_size) + 10_000
+    assert cost.total_work == 7840 * (3 * train.train_size + scored) * train.epochs
     # 26x26x256 outputs of 3x3x1 kernels, then 24x24 ... 16x16 outputs of 3x3x256 kernels, then the output layer.
     expected = 26 * 26 * 256 * 9 + sum(size * size * 256 * 9 * 256 for size in (24, 22, 20, 18, 16)) \
         + 16 * 16 * 256 * 10
@@ -52,6 +55,21 @@ def test_hostile_settings_are_refused_naming_what_to_lower():
     assert "lower the epochs (to" in work
 
 
+def test_scoring_counts_too_so_a_tiny_training_set_cannot_run_for_hours():
+    # Ten images trained per epoch, but 1,000 validation and 10,000 test images scored: the training alone was
+    # within the limit while the whole job did 13.5 times it.
+    model = ModelConfig(conv_layers=[ConvLayer(64, 5, 1), ConvLayer(64, 3, 1)], hidden_units=[])
+    train = TrainConfig(train_size=10, epochs=200, batch_size=10)
+    cost = estimate(model, train)
+    assert cost.madds_per_image * 3 * train.train_size * train.epochs < LIMITS["MNIST_MAX_TOTAL_WORK"]
+    assert cost.total_work > 10 * LIMITS["MNIST_MAX_TOTAL_WORK"]
+    [work] = budget_problems(model, train)
+    assert "times the work this server allows" in work and "lower the epochs (to" in work
+    # The epochs it suggests fit.
+    epochs = int(work.split("lower the epochs (to ")[1].split(" ")[0].replace(",", ""))
+    assert budget_problems(model, TrainConfig(train_size=10, epochs=epochs, batch_size=10)) == []
+
+
 def test_limits_come_from_the_environment(monkeypatch):
     assert limits() == LIMITS
     monkeypatch.setenv("MNIST_MAX_MADDS_PER_IMAGE", "5000")
@@ -59,6 +77,7 @@ def test_limits_come_from_the_environment(monkeypatch):
     [message] = budget_problems(model, train)
     assert "needs 7,840 multiply-adds per image, more than the 5,000 this server allows" in message
     monkeypatch.setenv("MNIST_MAX_MADDS_PER_IMAGE", "3e9")
+    monkeypatch.setenv("MNIST_MAX_TOTAL_WORK", "1e15")
     assert not budget_problems(HUGE_CONV, TrainConfig(batch_size=1, epochs=1, train_size=100))
     for bad in ("lots", "-1", "0"):
         monkeypatch.setenv("MNIST_MAX_TOTAL_WORK", bad)

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from drawn_digits import (
+from PIL import Image
+
+from benchmarks.drawn_digits import (
     CANVAS_SIZE,
     DIGITS,
     MARGIN,
@@ -18,8 +20,6 @@ from drawn_digits import (
     render,
     translate,
 )
-from PIL import Image
-
 from mnist_models.drawing import (
     DOT,
     EMPTY,
@@ -361,3 +361,37 @@ def test_empty_dot_and_scribble_are_named(image, problem):
 def test_a_sparse_zigzag_is_still_looked_at():
     # Three passes over the pad ink about a fifth of it: odd, but not covered; the network may try.
     assert drawing_problem(render(_zigzag(3))) is None
+
+
+def _png_of_zeros(side: int) -> bytes:
+    """A PNG of side x side black pixels written row by row (compressed: 13,370 px square is under 1 MB)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    compressor = zlib.compressobj(9)
+    row = b"\0" * (side + 1)  # filter byte + one grey byte a pixel
+    data = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+def test_a_huge_picture_in_a_small_file_is_refused_before_decoding():
+    import resource
+
+    from mnist_models.drawing import MAX_DRAWING_BYTES, read_drawing
+
+    bomb = _png_of_zeros(13_370)
+    assert len(bomb) < MAX_DRAWING_BYTES, "small enough to pass the file-size check"
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ValueError, match="13,370 x 13,370 pixels, larger than any drawing pad"):
+        read_drawing(bomb)
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown_kib < 100_000, f"decoding was attempted: the process grew by {grown_kib:,} KiB"
+    assert read_drawing(_png_of_zeros(280)).shape == (280, 280)
+    with pytest.raises(ValueError, match="more than the"):
+        read_drawing(b"\x89PNG" + b"\0" * MAX_DRAWING_BYTES)
+    with pytest.raises(ValueError, match="could not be read"):
+        read_drawing(b"not a picture at all")

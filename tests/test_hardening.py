@@ -4,6 +4,7 @@ damaged runs that do not break pages, and damaged models that Draw reports inste
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from pathlib import Path
 
@@ -127,3 +128,41 @@ def test_server_settings_bound_messages_and_keep_the_live_view_cheap():
     assert settings["server"]["maxMessageSize"] <= 50, "a runaway page must not send 200 MB to every browser"
     assert settings["server"]["enableStaticServing"] is True, "the live charts load plotly.js from there"
     assert settings["runner"]["postScriptGC"] is False, "a full gc.collect after every tick of every tab"
+
+
+def test_a_lesson_run_deleted_meanwhile_drops_out_of_the_lab_s_charts(app_store):
+    from dashboard.identity import owner_of
+    from mnist_models import course
+
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["identity"] = "learner-lesson"
+    at.run()
+    owner = owner_of("learner-lesson")
+    first, second = course.overfitting_lesson("dropout")
+    ids = [app_store.create(spec.model, spec.train, preset=spec.preset, name=spec.name, owner=owner,
+                            status="completed") for spec in (first, second)]
+    at.session_state["lab_step"] = "five-layer-dropout"
+    at.run()
+    assert not at.exception, [item.value for item in at.exception]
+    assert any("Your latest lesson" in caption.value for caption in at.caption)
+    app_store.delete(ids[1], owner=owner)
+    at.run()
+    assert not at.exception, [item.value for item in at.exception]
+
+
+def test_a_job_cancelled_meanwhile_leaves_a_note_not_an_error(app_store):
+    # Training, as far as the folder says (this process stands in for its worker), until it is deleted.
+    run_id = app_store.create(ModelConfig(), TrainConfig(epochs=1), name="Soon gone", status="running")
+
+    def page(run_id: str):
+        from dashboard import live_view
+
+        live_view.progress_bar_ui(run_id, "Soon gone")
+        live_view.live_ui(run_id, key="gone")
+
+    at = AppTest.from_function(page, args=(run_id,), default_timeout=60).run()
+    assert not at.exception, [item.value for item in at.exception]
+    shutil.rmtree(app_store.folder(run_id))
+    at.run()
+    assert not at.exception, [item.value for item in at.exception]
+    assert any("no longer there" in caption.value for caption in at.caption)

@@ -1,4 +1,4 @@
-"""Tests for mnist_models.inspection, the Inspect page's figure builders in dashboard.charts, and the page itself."""
+"""Tests for mnist_models.inspection, the Inspect page's figures (dashboard.inspect_charts) and the page itself."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from dashboard import charts
+from dashboard import charts, inspect_charts
 from mnist_models import inspection
 from mnist_models.architecture import plan_layers
 from mnist_models.config import ConvLayer, ModelConfig, TrainConfig
@@ -200,7 +200,7 @@ def test_scoring_a_saved_run_reproduces_its_test_accuracy(trained_run, mnist):
 def test_confusion_figure_shows_counts_with_axis_titles():
     matrix = np.diag(np.full(10, 95))
     matrix[4, 9] = 5
-    figure = charts.confusion_figure(matrix)
+    figure = inspect_charts.confusion_figure(matrix)
     assert isinstance(figure, go.Figure)
     assert [type(trace).__name__ for trace in figure.data] == ["Heatmap", "Heatmap"]
     assert figure.layout.title.text == "Confusion matrix"
@@ -212,25 +212,25 @@ def test_confusion_figure_shows_counts_with_axis_titles():
     assert correct.text[3][3] == "95"
     assert np.isnan(mistakes.z[3][3]) and np.isnan(correct.z[4][9])
     with pytest.raises(ValueError, match=r"\(10, 10\)"):
-        charts.confusion_figure(np.zeros((3, 3)))
+        inspect_charts.confusion_figure(np.zeros((3, 3)))
 
 
 def test_class_accuracy_figure_highlights_the_weakest_digit():
     accuracies = [0.99, 0.98, 0.95, 0.97, 0.96, 0.9, 0.99, 0.97, 0.96, 0.94]
-    figure = charts.class_accuracy_figure(accuracies)
+    figure = inspect_charts.class_accuracy_figure(accuracies)
     (bars,) = figure.data
     assert isinstance(bars, go.Bar)
     assert figure.layout.title.text == "Accuracy per digit"
     assert bars.marker.color[5] == charts.BEST_COLOUR
     assert bars.text[5] == "90.0%"
     with pytest.raises(ValueError, match="10 values"):
-        charts.class_accuracy_figure([0.5, 0.5])
+        inspect_charts.class_accuracy_figure([0.5, 0.5])
 
 
 def test_image_grid_figure_one_heatmap_and_title_per_image():
     images = np.random.default_rng(0).normal(size=(7, 28, 28))
     titles = [f"true {digit}, predicted 9 (97%)" for digit in range(7)]
-    figure = charts.image_grid_figure(images, titles, columns=3, title="Mistakes", diverging=True)
+    figure = inspect_charts.image_grid_figure(images, titles, columns=3, title="Mistakes", diverging=True)
     assert len(figure.data) == 7
     assert all(isinstance(trace, go.Heatmap) for trace in figure.data)
     assert [annotation.text for annotation in figure.layout.annotations] == titles
@@ -239,34 +239,34 @@ def test_image_grid_figure_one_heatmap_and_title_per_image():
     assert figure.layout.coloraxis.cmin == pytest.approx(-figure.layout.coloraxis.cmax)
     assert figure.layout.coloraxis.cmax == pytest.approx(np.abs(images).max())
     with pytest.raises(ValueError, match="one title per image"):
-        charts.image_grid_figure(images, titles[:2])
+        inspect_charts.image_grid_figure(images, titles[:2])
     with pytest.raises(ValueError, match=r"\(n, height, width\)"):
-        charts.image_grid_figure(np.zeros((28, 28)), ["one"])
+        inspect_charts.image_grid_figure(np.zeros((28, 28)), ["one"])
 
 
 def test_feature_maps_figure_one_small_heatmap_per_channel():
     maps = np.random.default_rng(1).uniform(0, 2, size=(14, 14, 8))
-    figure = charts.feature_maps_figure(maps, "conv2: 8 feature maps of 14x14")
+    figure = inspect_charts.feature_maps_figure(maps, "conv2: 8 feature maps of 14x14")
     assert len(figure.data) == 8
     assert figure.layout.title.text == "conv2: 8 feature maps of 14x14"
     np.testing.assert_allclose(np.asarray(figure.data[2].z), maps[:, :, 2])
     assert figure.layout.coloraxis.cmin == 0.0  # ReLU outputs: black is "no response"
-    many = charts.feature_maps_figure(np.ones((7, 7, 100)), "conv3", max_maps=48)
+    many = inspect_charts.feature_maps_figure(np.ones((7, 7, 100)), "conv3", max_maps=48)
     assert len(many.data) == 48
     assert "first 48 of 100" in many.layout.title.text
     with pytest.raises(ValueError, match="channels"):
-        charts.feature_maps_figure(np.ones((7, 7)), "flat")
+        inspect_charts.feature_maps_figure(np.ones((7, 7)), "flat")
 
 
 def test_dense_activation_figure_bars():
-    figure = charts.dense_activation_figure([0.5, -0.25, 2.0], "dense1: 3 neurons")
+    figure = inspect_charts.dense_activation_figure([0.5, -0.25, 2.0], "dense1: 3 neurons")
     (bars,) = figure.data
     assert isinstance(bars, go.Bar)
     assert list(bars.y) == [0.5, -0.25, 2.0]
     assert figure.layout.title.text == "dense1: 3 neurons"
     assert bars.marker.color[1] == charts.BEST_COLOUR  # negative values stand out
     with pytest.raises(ValueError, match="one label per neuron"):
-        charts.dense_activation_figure([1.0, 2.0], "x", labels=["a"])
+        inspect_charts.dense_activation_figure([1.0, 2.0], "x", labels=["a"])
 
 
 def _fresh_app():

@@ -128,6 +128,13 @@ def test_train_this_step_queues_that_steps_preset_for_this_learner(lab, step):
     assert button.disabled
 
 
+def progress_table(at: AppTest) -> dict[str, dict[str, str]]:
+    """The progress table's rows by step title: its header's names to each row's cells, as the page wrote them."""
+    [table] = [item.value for item in at.markdown if item.value.startswith("| step |")]
+    header, _, *rows = [[cell.strip() for cell in line.strip("|").split(" | ")] for line in table.splitlines()]
+    return {cells[1]: dict(zip(header, cells, strict=True)) for cells in rows}
+
+
 def _finished_run(store: RunStore, preset: str, owner: str, accuracy: float) -> str:
     model, train = PRESETS[preset].configs()
     run_id = store.create(model, train, preset=preset, owner=owner_of(owner), name=PRESETS[preset].title)
@@ -143,12 +150,13 @@ def test_progress_table_shows_the_learners_best_per_step(lab):
     _finished_run(lab, "conv", LEARNER, 0.9876)
     _finished_run(lab, "conv", "somebody-else", 0.9990)  # another learner's run is not this learner's progress
     at = open_lab()
-    table = at.dataframe[0].value.set_index("title")
-    assert table.loc["One layer: softmax", "your best"] == "92.13%"
-    assert table.loc["One layer: softmax", "runs"] == 2
-    assert table.loc["A convolutional network", "your best"] == "98.76%"
-    assert table.loc["A convolutional network", "codelab"] == f"{PRESETS['conv'].codelab_accuracy:.1%}"
-    assert (table["your best"] == "–").sum() == len(table) - 2
+    table = progress_table(at)
+    assert table["One layer: softmax"]["your best test accuracy"] == "92.13%"
+    assert table["One layer: softmax"]["your runs"] == "2"
+    assert table["A convolutional network"]["your best test accuracy"] == "98.76%"
+    assert table["A convolutional network"]["codelab"] == f"{PRESETS['conv'].codelab_accuracy:.1%}"
+    assert [row["your best test accuracy"] for row in table.values()].count("–") == len(course.steps()) - 2
+    assert [row["step"] for row in table.values()] == [str(number) for number in range(1, len(course.steps()) + 1)]
     assert any("2 of" in item.label for item in at.expander)
 
 

@@ -62,7 +62,7 @@ def test_every_control_round_trips_through_the_address(runs_folder):
     assert at.number_input(key="conv_kernel_0").value == 3
     assert at.number_input(key="units_1").value == 50
     assert at.selectbox(key="activation").value == "tanh"
-    assert at.slider(key="dropout").value == pytest.approx(0.3)
+    assert at.slider(key="dropout_rate").value == pytest.approx(0.3)
     assert at.toggle(key="batch_norm").value is True
     assert at.number_input(key="lr_decay").value == pytest.approx(0.002)
     assert at.number_input(key="seed").value == 7
@@ -77,7 +77,7 @@ def test_bad_values_are_ignored_with_a_note(runs_folder):
     assert "epochs" in notes and "dropout_rate" in notes and "colour" in notes
     preset = PRESETS["five-layer-relu-adam"]
     assert at.number_input(key="epochs").value == preset.train.epochs
-    assert at.slider(key="dropout").value == preset.model.dropout_rate
+    assert at.slider(key="dropout_rate").value == preset.model.dropout_rate
     assert at.query_params["epochs"] == str(preset.train.epochs)  # the address now holds what is used
 
 
@@ -89,6 +89,17 @@ def test_an_address_changed_under_the_page_restores_its_settings(runs_folder):
     at.query_params["epochs"] = "5"
     at.run()
     assert at.number_input(key="epochs").value == 5
+
+
+def test_an_edit_sent_with_an_older_address_keeps_the_edit(runs_folder):
+    """A request the browser sends before the previous run's address reached it carries that older address along
+    with the learner's newest edit: the edit wins, and the address catches up."""
+    at = open_train(preset="softmax")
+    at.number_input(key="epochs").set_value(9).run()
+    at.query_params["epochs"] = "5"  # what the address said before the run for 9 updated it
+    at.number_input(key="batch_size").set_value(64).run()
+    assert (at.number_input(key="epochs").value, at.number_input(key="batch_size").value) == (9, 64)
+    assert (at.query_params["epochs"], at.query_params["batch_size"]) == ("9", "64")
 
 
 def test_present_in_the_address_turns_presentation_mode_on(runs_folder):

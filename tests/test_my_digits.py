@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from drawn_digits import DIGITS, render
 
+from benchmarks.drawn_digits import DIGITS, render
 from mnist_models.config import ConfigError, TrainConfig
 from mnist_models.drawing import to_mnist
 from mnist_models.presets import get_preset
 from mnist_models.store import my_digits
 from mnist_models.store.my_digits import DigitLimitError, MyDigits
-from mnist_models.store.runs import RunStore
+from mnist_models.store.runs import NotYourRunError, RunStore
 from mnist_models.worker.training import TrainingThread, train_run
 
 OWNER = "d25b18ac5725bb878246b259"
@@ -104,7 +104,7 @@ def test_fine_tuning_on_a_learner_s_digits_raises_their_accuracy_and_keeps_mnist
     store = RunStore(tmp_path / "runs")
     model, train = get_preset("softmax").configs()
     train.train_size, train.epochs = 5000, 2
-    base = TrainingThread(model, train, store=store, preset="softmax", name="Base", data=mnist).start()
+    base = TrainingThread(model, train, store=store, preset="softmax", name="Base", data=mnist, owner=OWNER).start()
     assert base.wait(600).status == "completed"
 
     digits = MyDigits(store, OWNER)
@@ -114,7 +114,9 @@ def test_fine_tuning_on_a_learner_s_digits_raises_their_accuracy_and_keeps_mnist
             digits.add(_image(label, style, rotate=1), label)
     assert len(my_digits.split_held_out(digits.list())[1]) == len(labels)
 
-    model, fine_train, files, name = my_digits.fine_tune_job(store, base.run_id, digits.list())
+    with pytest.raises(NotYourRunError):
+        my_digits.fine_tune_job(store, base.run_id, digits.list(), owner="someone else")
+    model, fine_train, files, name = my_digits.fine_tune_job(store, base.run_id, digits.list(), owner=OWNER)
     assert fine_train.fine_tune_from == base.run_id and fine_train.epochs == my_digits.FINE_TUNE_EPOCHS
     assert name == "Base + my digits"
     run_id = store.create(model, fine_train, preset="softmax", name=name, files=files)
@@ -137,4 +139,28 @@ def test_fine_tuning_needs_ten_digits(tmp_path):
     digits = MyDigits(store, OWNER)
     digits.add(_image(1), 1)
     with pytest.raises(ValueError, match="at least 10"):
-        my_digits.fine_tune_job(store, "20250101-120000-softmax-abc123", digits.list())
+        my_digits.fine_tune_job(store, "20250101-120000-softmax-abc123", digits.list(), owner=OWNER)
+
+
+def test_two_tabs_adding_at_once_never_pass_the_cap(tmp_path, monkeypatch):
+    import threading
+
+    monkeypatch.setattr(my_digits, "MAX_DIGITS", 5)
+    digits = MyDigits(RunStore(tmp_path), OWNER)
+    refused: list[Exception] = []
+    start = threading.Barrier(8)
+
+    def tab() -> None:
+        start.wait()
+        for _ in range(2):
+            try:
+                digits.add(_image(3), 3)
+            except DigitLimitError as error:
+                refused.append(error)
+
+    tabs = [threading.Thread(target=tab) for _ in range(8)]
+    for thread in tabs:
+        thread.start()
+    for thread in tabs:
+        thread.join()
+    assert len(digits.list()) == 5 and len(refused) == 11

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from mnist_models.jobs.queue import JobQueue
-from mnist_models.jobs.ray_executor import ExecutorUnavailable, RayExecutor, check_address
+from mnist_models.jobs.ray_connect import ExecutorUnavailable, check_address
+from mnist_models.jobs.ray_executor import RayExecutor
 from mnist_models.presets import get_preset
 from mnist_models.store.runs import RunStore
 
@@ -119,3 +120,73 @@ def test_the_cli_trains_through_a_local_ray(runs_dir):
     assert summary["test_accuracy"] > 0.7
     info = RunStore(runs_dir).get(summary["run_id"])
     assert info.has_model and info.executor == "ray"
+
+
+def test_capacity_counts_the_gpus_each_job_asks_for(local_ray):
+    executor = RayExecutor("local")
+    executor.cluster_cpus, executor.cpus = 16, 2
+    assert executor.max_running() == 8
+    executor.cluster_gpus, executor.gpus = 1.0, 1.0
+    assert executor.max_running() == 1, "seven jobs would otherwise wait inside Ray and look stale"
+    executor.cluster_gpus, executor.gpus = 4.0, 0.5
+    assert executor.max_running() == 8
+
+
+def test_a_fine_tune_through_ray_gets_its_files_there_and_its_result_back(local_ray, runs_dir, mnist):
+    import time
+
+    import numpy as np
+
+    from mnist_models.store import my_digits
+    from mnist_models.worker.training import TrainingThread
+
+    store = RunStore(runs_dir)
+    owner = "0123456789abcdef01234567"
+    model, train = get_preset("softmax").configs()
+    train.epochs, train.train_size = 1, 2000
+    base = TrainingThread(model, train, store=store, preset="softmax", name="Base", data=mnist, owner=owner).start()
+    assert base.wait(WAIT).status == "completed"
+    digits = my_digits.MyDigits(store, owner)
+    for index in range(12):
+        digits.add(np.asarray(mnist.x_test[index], dtype=np.float32) / 255.0, int(mnist.y_test[index]))
+    model, fine_train, files, name = my_digits.fine_tune_job(store, base.run_id, digits.list(), owner=owner)
+    fine_train.train_size = 1000
+    executor = RayExecutor("local")
+    queue = JobQueue(store, executor=executor, max_running=1, threads=executor.cpus)
+    try:
+        run_id = queue.submit(model, fine_train, owner=owner, name=name, files=files)
+        deadline = time.monotonic() + WAIT
+        while queue.jobs() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        queue.shutdown(stop_running=True)
+    info = store.get(run_id)
+    assert info.status == "completed", info.error
+    result = my_digits.load_result(store, run_id)
+    assert result is not None and result["base_run_id"] == base.run_id, "fine_tune.json came back from the task"
+    assert (result["tuned"], result["held_out"]) == (8, 4)
+
+
+def test_a_lost_mailbox_cancels_the_ray_task(local_ray, runs_dir):
+    import time
+
+    store = RunStore(runs_dir)
+    model, train = get_preset("softmax").configs()
+    train.epochs, train.train_size, train.validation_size = 200, 2000, 200
+    run_id = store.create(model, train, name="orphan", executor="ray")
+    executor = RayExecutor("local")
+    handle = executor.start(store, run_id, executor.cpus)
+    deadline = time.monotonic() + WAIT
+    while store.progress(run_id).step < 5 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert store.progress(run_id).step >= 5
+    local_ray.kill(handle.mailbox)  # the relay's next call fails
+    deadline = time.monotonic() + 60
+    while handle.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert handle.poll() == 1 and "ActorDied" in handle.exit_reason(1)
+    # The task itself was cancelled: it ends within seconds instead of training its 200 epochs on the cluster.
+    ready, _ = local_ray.wait([handle.ref], timeout=30)
+    assert ready, "the Ray task kept running after its mailbox was lost"
+    with pytest.raises((local_ray.exceptions.TaskCancelledError, local_ray.exceptions.WorkerCrashedError)):
+        local_ray.get(handle.ref)

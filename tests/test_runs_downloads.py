@@ -25,7 +25,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import charts
 from mnist_models.presets import get_preset
-from mnist_models.store.runs import RunInfo, RunStore
+from mnist_models.store.runs import RunInfo, RunNotFoundError, RunStore
 from mnist_models.worker.training import TrainingThread
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -190,3 +190,40 @@ def test_comparing_runs_adds_the_overfitting_gap_charts(runs_page, saved_runs):
         assert traces[labels[0]]["y"] == pytest.approx(gaps)
         assert not traces[labels[1]].get("x"), "a run without curves has no gap, and does not break the chart"
     assert any("by heart" in caption.value for caption in at.caption)
+
+
+def test_rename_and_delete_are_offered_to_the_owner_and_the_teacher_only(saved_runs, monkeypatch, tmp_path):
+    from dashboard.identity import owner_of
+
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path))
+    monkeypatch.setenv("MNIST_TEACHER_PASSWORD", "sesame")
+    st.cache_resource.clear()
+    store = RunStore(tmp_path)
+    model, train = get_preset("softmax").configs()
+    run_id = store.create(model, train, name="Ann's run", owner=owner_of("ann"), status="completed")
+
+    def page_as(identity: str, teacher: bool = False) -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+        at.session_state["identity"] = identity
+        at.session_state["teacher"] = teacher
+        at.switch_page(RUNS).run()
+        return select(at, store.get(run_id))
+
+    stranger = page_as("bob")
+    assert not [button for button in stranger.button if button.label in ("Save name", "Yes, delete")]
+    assert not [box for box in stranger.text_input if box.label == "Rename"]
+    ann = page_as("ann")
+    ann.text_input(key=f"name_{run_id}").set_value("Ann's best").run()
+    ann.button(key=f"rename_{run_id}").click().run()
+    assert store.get(run_id).name == "Ann's best" and not ann.exception
+    ann.text_input(key=f"name_{run_id}").set_value("Too late").run()  # Ann types while the teacher deletes
+    teacher = page_as("carol", teacher=True)
+    teacher.button(key=f"delete_{run_id}").click().run()
+    assert not teacher.exception
+    with pytest.raises(RunNotFoundError):
+        store.get(run_id)
+    # A stale page (the run deleted meanwhile) says so instead of raising.
+    ann.button(key=f"rename_{run_id}").click().run()
+    assert not ann.exception
+    assert any("That did not work" in error.value for error in ann.error)
+    st.cache_resource.clear()

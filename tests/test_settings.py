@@ -54,7 +54,7 @@ def test_make_executor_is_local_by_default_and_follows_max_jobs(monkeypatch):
 
 def test_make_executor_says_what_is_wrong_with_a_bad_ray_address(monkeypatch):
     monkeypatch.setenv(settings.RAY_ENV, "not an address")
-    with pytest.raises(ValueError, match="Use .local."):
+    with pytest.raises(ValueError, match="Use 'local'"):
         settings.make_executor()
     # An explicit empty address means this machine, whatever the environment says (the CLI without --ray).
     choice = settings.make_executor("")

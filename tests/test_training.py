@@ -270,21 +270,6 @@ def test_device_report_names_the_device():
 
 
 
-def test_a_stop_after_the_last_batch_leaves_the_run_completed(tmp_path):
-    from mnist_models.worker.reporter import RunReporter
-
-    store = RunStore(tmp_path)
-    for stop_at, expected in ((20, "completed"), (13, "stopped")):
-        run_id = store.create(ModelConfig(), TrainConfig(epochs=2))
-        reporter = RunReporter(store, run_id, epochs=2)
-        reporter.begin(batches_per_epoch=10, learning_rate=0.1)
-        for step in range(1, stop_at + 1):
-            reporter.batch_done((step - 1) % 10 + 1)
-        reporter.request_stop()  # pressed after the batch counted last
-        assert reporter.finish().status == expected
-        assert store.get(run_id).status == expected
-
-
 def test_a_full_disk_fails_the_run_with_advice_instead_of_leaving_it_running(mnist, monkeypatch):
     import errno
 

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import binascii
-import io
 import logging
 
 import numpy as np
 import streamlit as st
-from PIL import Image, ImageDraw, UnidentifiedImageError
+from PIL import Image, ImageDraw
 from streamlit_drawable_canvas import st_canvas
 
-from dashboard import charts, state
-from dashboard.identity import owner
+from dashboard import inspect_charts, state
+from dashboard.identity import is_teacher, owner
 from dashboard.live_view import progress_bar_ui
 from dashboard.pen_up import latest_drawing, pen_up_ui
 from dashboard.widgets import model_ui, plain
-from mnist_models.drawing import EMPTY, HINTS, drawing_problem, naive_resize, to_mnist
+from mnist_models.drawing import EMPTY, HINTS, drawing_problem, naive_resize, read_drawing, to_mnist
 from mnist_models.jobs.queue import QueueFullError
 from mnist_models.presets import get_preset
 from mnist_models.store import my_digits
@@ -53,7 +52,7 @@ def quick_model_ui() -> None:
     st.info("There is no trained network yet. Train one on the **Train** page, or let the dashboard train a "
             "quick convolutional network now (under a minute on a CPU, about 98.5% on the test set).")
     queue, me = state.job_queue(), owner()
-    mine = [job for job in queue.jobs_of(me) if not state.progress(job.run_id).done]
+    mine = [job for job in queue.jobs_of(me) if not getattr(state.progress_if_any(job.run_id), "done", True)]
     if mine:
         progress_bar_ui(mine[0].run_id, mine[0].name)
         return
@@ -62,7 +61,8 @@ def quick_model_ui() -> None:
         model, train = preset.configs()
         train.epochs = QUICK_EPOCHS
         try:
-            queue.submit(model, train, owner=me, preset=preset.name, name="Quick convnet (Draw page)")
+            # No preset: a shorter training than the preset's, which the Lab must not credit as the step's.
+            queue.submit(model, train, owner=me, name="Quick convnet (Draw page)")
         except (QueueFullError, RuntimeError, ValueError, OSError) as error:
             st.warning(str(error))
             return
@@ -74,10 +74,9 @@ def decode_drawing(png: bytes | None) -> np.ndarray | None:
     if png is None:
         return None
     try:
-        with Image.open(io.BytesIO(png)) as picture:
-            return np.asarray(picture)
-    except (ValueError, UnidentifiedImageError, OSError):
-        st.warning("The drawing could not be read; press Clear and draw again.")
+        return read_drawing(png)
+    except ValueError as error:
+        st.warning(str(error))
         return None
 
 
@@ -139,9 +138,9 @@ def prediction_ui(run: RunInfo, image: np.ndarray | None) -> tuple[np.ndarray | 
         st.metric("Prediction", str(digit), help="The digit with the highest probability.")
         st.markdown(f"**{probability:.1%}** sure")
     with columns[1]:
-        st.plotly_chart(charts.image_figure(digit_image, "What the network sees (28x28)", height=260),
+        st.plotly_chart(inspect_charts.image_figure(digit_image, "What the network sees (28x28)", height=260),
                         key="seen_image")
-    st.plotly_chart(charts.probability_figure(probabilities, height=280), key="probabilities")
+    st.plotly_chart(inspect_charts.probability_figure(probabilities, height=280), key="probabilities")
     with st.expander("How the drawing becomes a 28x28 MNIST image"):
         st.markdown(
             "MNIST digits were cropped to their ink, scaled so the longer side is **20 pixels** (keeping the "
@@ -151,8 +150,9 @@ def prediction_ui(run: RunInfo, image: np.ndarray | None) -> tuple[np.ndarray | 
         naive = naive_resize(image)
         if naive is not None:
             naive_digit, naive_probability, _ = predictor.predict(naive)
-            st.plotly_chart(charts.image_figure(naive, f"Naive resize: predicted {naive_digit} "
-                                                       f"({naive_probability:.0%})", height=240), key="naive_image")
+            st.plotly_chart(inspect_charts.image_figure(naive, f"Naive resize: predicted {naive_digit} "
+                                                               f"({naive_probability:.0%})", height=240),
+                            key="naive_image")
     return digit_image, digit
 
 
@@ -251,16 +251,21 @@ def fine_tune_result_ui(store, run_id: str) -> None:
 def fine_tune_ui(run: RunInfo, runs: list[RunInfo], kept: list, me: str | None) -> None:
     """Fine-tune a copy of the chosen run on the learner's digits (through the job queue), and before/after."""
     queue, store, key = state.job_queue(), state.run_store(), owner()
-    running = [job for job in queue.jobs_of(owner()) if not state.progress(job.run_id).done]
+    running = [job for job in queue.jobs_of(owner()) if not getattr(state.progress_if_any(job.run_id), "done", True)]
+    yours = run.owner == key or is_teacher()
+    if not yours:
+        st.caption("Fine-tuning copies one of your own runs: choose one of yours in the Model box.")
     clicked = st.button(
-        "Fine-tune on my digits", icon=":material/tune:", disabled=len(kept) < MIN_FOR_FINE_TUNE or bool(running),
+        "Fine-tune on my digits", icon=":material/tune:",
+        disabled=len(kept) < MIN_FOR_FINE_TUNE or bool(running) or not yours,
         help=f"Trains a copy of {run.name} for {FINE_TUNE_EPOCHS} epochs on two of every three of your digits, "
              f"mixed with {FINE_TUNE_MNIST_IMAGES:,} MNIST training images so that it does not forget MNIST, and "
              f"scores it on the third it never saw. Needs {MIN_FOR_FINE_TUNE} digits or more.")
     if clicked:
         try:
-            model, train, files, name = my_digits.fine_tune_job(store, run.run_id, kept)
-            queue.submit(model, train, owner=owner(), preset=run.preset, name=name, files=files)
+            model, train, files, name = my_digits.fine_tune_job(store, run.run_id, kept, owner=owner(),
+                                                                teacher=is_teacher())
+            queue.submit(model, train, owner=owner(), name=name, files=files)
         except (QueueFullError, RuntimeError, ValueError, OSError, LookupError) as error:
             st.warning(str(error))
             return

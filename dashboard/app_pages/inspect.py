@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 import streamlit as st
 
-from dashboard import charts, state
+from dashboard import inspect_charts, state
 from dashboard.insight_view import insight_ui
 from dashboard.widgets import model_ui
 from mnist_models import inspection
@@ -62,9 +62,9 @@ def confusion_ui(predictions: np.ndarray, labels: np.ndarray) -> None:
     matrix = inspection.confusion_matrix(labels, predictions)
     left, right = st.columns([3, 2], gap="large")
     with left:
-        st.plotly_chart(charts.confusion_figure(matrix), key="confusion_matrix")
+        st.plotly_chart(inspect_charts.confusion_figure(matrix), key="confusion_matrix")
     with right:
-        st.plotly_chart(charts.class_accuracy_figure(inspection.per_class_accuracy(labels, predictions)),
+        st.plotly_chart(inspect_charts.class_accuracy_figure(inspection.per_class_accuracy(labels, predictions)),
                         key="class_accuracy")
 
 
@@ -82,8 +82,8 @@ def mistakes_ui(probabilities: np.ndarray, labels: np.ndarray, images: np.ndarra
     predicted = probabilities[indices].argmax(axis=1)
     titles = [f"true {labels[index]}, predicted {guess} ({probabilities[index, guess]:.0%})<br>test image #{index}"
               for index, guess in zip(indices, predicted, strict=True)]
-    st.plotly_chart(charts.image_grid_figure(images[indices], titles, columns=MISTAKE_COLUMNS, zrange=(0.0, 1.0),
-                                             tile_height=150), key="mistakes_grid")
+    st.plotly_chart(inspect_charts.image_grid_figure(images[indices], titles, columns=MISTAKE_COLUMNS,
+                                                     zrange=(0.0, 1.0), tile_height=150), key="mistakes_grid")
     st.caption("Many of these are hard even for people, and a few MNIST labels are simply wrong. Type an image's "
                "number under **Layer by layer** below to see how the network reached its answer.")
 
@@ -98,15 +98,15 @@ def weights_ui(model, config: ModelConfig) -> None:
         st.caption(f"The {len(weights)} filters of the first convolution, {size}x{size} weights each. Every filter "
                    "slides over the image and answers strongly where the pixels under it match its pattern: blue "
                    "pixels (positive weights) add, red ones (negative) subtract.")
-        figure = charts.image_grid_figure(weights, titles, columns=12, diverging=True, tile_height=110,
-                                          colorbar_title="weight")
+        figure = inspect_charts.image_grid_figure(weights, titles, columns=12, diverging=True, tile_height=110,
+                                                  colorbar_title="weight")
     elif not config.hidden_units:
         titles = [f"digit {digit}" for digit in range(len(weights))]
         st.caption("This network is one softmax layer: each digit's score is the sum of the pixels times that "
                    "digit's 784 weights, drawn here as a 28x28 image. Blue pixels vote for the digit when they are "
                    "inked, red ones against it, so each image is a blurry template of the digit.")
-        figure = charts.image_grid_figure(weights, titles, columns=5, diverging=True, tile_height=170,
-                                          colorbar_title="weight")
+        figure = inspect_charts.image_grid_figure(weights, titles, columns=5, diverging=True, tile_height=170,
+                                                  colorbar_title="weight")
     else:
         shown = weights[:MAX_DENSE_NEURONS]
         titles = [f"neuron {index + 1}" for index in range(len(shown))]
@@ -114,8 +114,8 @@ def weights_ui(model, config: ModelConfig) -> None:
                    f"{len(shown)} are drawn as 28x28 images). Blue pixels excite the neuron when inked, red ones "
                    "inhibit it. With enough training hidden neurons pick up strokes and blobs rather than whole "
                    "digits; early on they still look like the random noise they started from.")
-        figure = charts.image_grid_figure(shown, titles, columns=8, diverging=True, tile_height=110,
-                                          colorbar_title="weight")
+        figure = inspect_charts.image_grid_figure(shown, titles, columns=8, diverging=True, tile_height=110,
+                                                  colorbar_title="weight")
     st.plotly_chart(figure, key="first_layer_weights")
 
 
@@ -144,11 +144,12 @@ def activations_ui(model, probabilities: np.ndarray, labels: np.ndarray, images:
     verdict = "right." if guess == labels[index] else f"wrong, it is a {labels[index]}."
     picture, answer = st.columns([1, 2], gap="large")
     with picture:
-        st.plotly_chart(charts.image_figure(images[index], f"Test image #{index}: a {labels[index]}", height=300),
-                        key="inspect_input")
+        st.plotly_chart(inspect_charts.image_figure(images[index], f"Test image #{index}: a {labels[index]}",
+                                                    height=300), key="inspect_input")
     with answer:
         st.markdown(f"The network answers **{guess}**, **{probabilities[index, guess]:.1%}** sure: {verdict}")
-        st.plotly_chart(charts.probability_figure(probabilities[index], height=260), key="inspect_probabilities")
+        st.plotly_chart(inspect_charts.probability_figure(probabilities[index], height=260),
+                        key="inspect_probabilities")
     # The last layer's output is the probabilities just shown; the layers before it are the news here.
     hidden = inspection.activations(model, images[index])[:-1]
     if not hidden:
@@ -159,9 +160,9 @@ def activations_ui(model, probabilities: np.ndarray, labels: np.ndarray, images:
     for name, output in hidden:
         if output.ndim == 3:
             height, width, channels = output.shape
-            figure = charts.feature_maps_figure(output, f"{name}: {channels} feature maps of {height}x{width}")
+            figure = inspect_charts.feature_maps_figure(output, f"{name}: {channels} feature maps of {height}x{width}")
         else:
-            figure = charts.dense_activation_figure(output, f"{name}: {output.size} neurons")
+            figure = inspect_charts.dense_activation_figure(output, f"{name}: {output.size} neurons")
         st.plotly_chart(figure, key=f"activation_{name}")
 
 

@@ -10,11 +10,12 @@ from dashboard.identity import owner
 from dashboard.live_chart import live_chart
 from dashboard.live_view import live_ui
 from dashboard.presentation import presenting
+from dashboard.sample_digits import samples_html
 from dashboard.widgets import plain
 from mnist_models import course
-from mnist_models.config import ConfigError
+from mnist_models.config import ConfigError, TrainConfig
 from mnist_models.course import Step
-from mnist_models.data import load_mnist
+from mnist_models.glance import glance
 from mnist_models.jobs.queue import JobSpec, QueueFullError
 from mnist_models.store.runs import RunInfo
 
@@ -71,16 +72,16 @@ def progress_table_ui(runs: list[RunInfo], owner: str | None) -> None:
     trainable = sum(1 for step in course.steps() if step.preset)
     with st.expander(f"Your progress: {done} of {trainable} steps trained", expanded=not presenting(),
                      icon=":material/checklist:"):
-        # Percentages as text, so a step not trained yet shows a dash rather than "None".
-        shown = [{**row, "codelab": _percent(row["codelab"], 1), "your best": _percent(row["your best"], 2)}
-                 for row in rows]
-        st.dataframe(shown, hide_index=True, width="stretch", column_config={
-            "step": st.column_config.NumberColumn("step", width="small"),
-            "title": st.column_config.TextColumn("step title", width="large"),
-            "codelab": st.column_config.TextColumn("codelab"),
-            "your best": st.column_config.TextColumn("your best test accuracy"),
-            "runs": st.column_config.NumberColumn("your runs", width="small"),
-        })
+        # A Markdown table, not st.dataframe: the same cells, without the data grid that costs a first page about
+        # 0.5 s on the server (pandas and Arrow) and a large script in the browser. A dash for a step not trained.
+        lines = ["| step | step title | codelab | your best test accuracy | your runs |", "|---:|:--|--:|--:|--:|"]
+        lines += [f"| {row['step']} | {_cell(row['title'])} | {_percent(row['codelab'], 1)} | "
+                  f"{_percent(row['your best'], 2)} | {row['runs']} |" for row in rows]
+        st.markdown("\n".join(lines))
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", r"\|")  # a pipe would end the Markdown table's cell
 
 
 def _percent(value: float | None, decimals: int) -> str:
@@ -97,15 +98,18 @@ def theory_ui(step: Step) -> None:
 
 def data_ui() -> None:
     """The data step: a few training digits with their labels, and the sizes of the three parts."""
-    data = load_mnist()
-    images, labels = data.x_train[:SAMPLE_DIGITS], data.y_train[:SAMPLE_DIGITS]
-    figure = charts.image_grid_figure(images, [f"label {int(label)}" for label in labels], columns=6,
-                                      zrange=(0.0, 1.0), tile_height=90)
-    st.plotly_chart(figure, key="lab_samples", config={"displayModeBar": False})
+    # A glance at the archive rather than load_mnist, and PNGs inside the page rather than a Plotly grid of
+    # heatmaps: the same digits, where loading all 70,000 cost the first page 0.3 s (1 s on a busy machine) and
+    # plotly.js took it about 0.45 s to draw.
+    st.html(samples_html(SAMPLE_DIGITS))
+    sample = glance(SAMPLE_DIGITS)
+    defaults = TrainConfig()
     numbers = st.columns(3)
-    numbers[0].metric("Training images", f"{len(data.x_train) - 5_000:,}", help="The default; Train can change it.")
-    numbers[1].metric("Validation images", "5,000", help="Held out of the 60,000 training images.")
-    numbers[2].metric("Test images", f"{len(data.x_test):,}", help="Written by other people; only for the score.")
+    numbers[0].metric("Training images", f"{sample.train_count - defaults.validation_size:,}",
+                      help="The default; Train can change it.")
+    numbers[1].metric("Validation images", f"{defaults.validation_size:,}",
+                      help=f"Held out of the {sample.train_count:,} training images.")
+    numbers[2].metric("Test images", f"{sample.test_count:,}", help="Written by other people; only for the score.")
     st.page_link("app_pages/draw.py", label="Draw your own digit on the Draw page", icon=":material/draw:")
 
 
@@ -118,7 +122,8 @@ def submit(specs: list[JobSpec]) -> None:
 
 
 def _curves(info: RunInfo) -> dict:
-    return state.progress(info.run_id).curves()
+    progress = state.progress_if_any(info.run_id)
+    return progress.curves() if progress is not None else {}
 
 
 def train_test_charts_ui(shown: dict, key: str, side_by_side: bool = False) -> None:
@@ -176,7 +181,8 @@ def training_step_ui(step: Step) -> None:
     if "lab_error" in st.session_state:
         st.warning(st.session_state.pop("lab_error"))
     latest = next(iter(course.step_runs(step, runs, key)), None)
-    if latest is not None and not state.progress(latest.run_id).done:
+    latest_progress = state.progress_if_any(latest.run_id) if latest is not None else None
+    if latest_progress is not None and not latest_progress.done:
         live_ui(latest.run_id, key="lab")
     elif best is not None:
         comparison_ui(step, best, runs, key)
@@ -202,11 +208,13 @@ def lesson_ui() -> None:
     runs = course.lesson_runs(state.run_store().list(), key)
     if not runs:
         return
-    active = [info for info in runs if not state.progress(info.run_id).done]
+    active = [info for info in runs if not getattr(state.progress_if_any(info.run_id), "done", True)]
 
     @st.fragment(run_every=1.0 if active else None)
     def lesson_charts() -> None:
-        progress = {info.name.removeprefix(f"{course.LESSON_NAME}: "): state.progress(info.run_id) for info in runs}
+        found = {info.name.removeprefix(f"{course.LESSON_NAME}: "): state.progress_if_any(info.run_id)
+                 for info in runs}
+        progress = {label: item for label, item in found.items() if item is not None}  # a deleted run drops out
         shown = {label: item.curves() for label, item in progress.items()}
         status = ", ".join(f"{label}: {item.status}" for label, item in progress.items())
         st.caption(f"Your latest lesson · {status}")

@@ -10,11 +10,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, state
+from dashboard.identity import is_teacher, owner
 from dashboard.widgets import plain
 from mnist_models import config as cfg
 from mnist_models.store import export
 from mnist_models.store.progress import INTERRUPTED, QUEUED
-from mnist_models.store.runs import ACTIVE_STATUSES, RunInfo, RunNotFoundError
+from mnist_models.store.runs import ACTIVE_STATUSES, NotYourRunError, RunInfo, RunNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def runs_table_ui(runs: list[RunInfo]) -> RunInfo | None:
 
 
 def details_ui(info: RunInfo) -> None:
-    """Curves, settings and actions for one run."""
+    """Curves, settings and (for its owner and the teacher) actions for one run."""
     store = state.run_store()
     st.subheader(plain(info.name))
     try:
@@ -70,20 +71,34 @@ def details_ui(info: RunInfo) -> None:
     with st.expander("Settings"):
         st.json({"model": cfg.to_dict(model), "train": cfg.to_dict(train)})
     downloads_ui(info, history)
+    if info.owner == owner() or is_teacher():
+        actions_ui(info)
+
+
+def _change(action, *args, **options) -> None:
+    """Run a rename or delete; a refusal or a failure is kept for the page to say, never raised."""
+    try:
+        action(*args, owner=owner(), teacher=is_teacher(), **options)
+    except (RunNotFoundError, NotYourRunError, ValueError, OSError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        st.session_state["runs_error"] = f"That did not work: {reason}"
+
+
+def actions_ui(info: RunInfo) -> None:
+    """Rename and Delete, for the run's owner and the teacher only (the store checks it again)."""
+    store = state.run_store()
     actions = st.columns([3, 1, 1], vertical_alignment="bottom")
     with actions[0]:
         new_name = st.text_input("Rename", value=info.name, max_chars=80, key=f"name_{info.run_id}")
     with actions[1]:
-        if st.button("Save name", key=f"rename_{info.run_id}", disabled=new_name.strip() in ("", info.name)):
-            store.rename(info.run_id, new_name)
-            st.rerun()
-    with actions[2], st.popover("Delete", disabled=info.status in (*ACTIVE_STATUSES, QUEUED),
-                                help="Stop (or cancel) a training on Train before deleting it."
-                                if info.status in (*ACTIVE_STATUSES, QUEUED) else None):
+        st.button("Save name", key=f"rename_{info.run_id}", disabled=new_name.strip() in ("", info.name),
+                  on_click=_change, args=(store.rename, info.run_id, new_name))
+    active = info.status in (*ACTIVE_STATUSES, QUEUED)
+    with actions[2], st.popover("Delete", disabled=active,
+                                help="Stop (or cancel) a training on Train before deleting it." if active else None):
         st.write(f"Delete **{plain(info.name)}** and its model for good?")
-        if st.button("Yes, delete", type="primary", key=f"delete_{info.run_id}"):
-            store.delete(info.run_id)
-            st.rerun()
+        st.button("Yes, delete", type="primary", key=f"delete_{info.run_id}", on_click=_change,
+                  args=(store.delete, info.run_id))
 
 
 def downloads_ui(info: RunInfo, history: dict[str, list[dict[str, float]]]) -> None:
@@ -143,6 +158,8 @@ def compare_ui(runs: list[RunInfo]) -> None:
 
 def page() -> None:
     st.title("Saved runs")
+    if "runs_error" in st.session_state:
+        st.error(plain(st.session_state.pop("runs_error")))
     runs = state.run_store().list()
     if not runs:
         st.info("No runs yet. Train a network on the **Train** page (or with `python -m mnist_models train "

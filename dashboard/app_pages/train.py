@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import presentation, state
+from dashboard.controls_spec import PRESET_KEY, URL_LIMITS, is_control_key
 from dashboard.identity import is_teacher, owner
 from dashboard.live_view import live_ui
 from dashboard.presentation import presenting
@@ -18,11 +19,8 @@ from mnist_models.presets import PRESETS, Preset
 from mnist_models.store.runs import RunNotFoundError
 
 URL_STATE_KEY = "_train_url"  # the address as this page last wrote it
+CONTROLS_STATE_KEY = "_train_url_controls"  # the controls' values when this page last wrote the address
 APP_PARAMS = (presentation.KEY,)  # parameters of the whole app, not Train settings
-# The controls' ranges where they are narrower than what a config allows (a link past them would break the widget).
-URL_LIMITS = {"dropout_rate": (0.0, 0.9), "lr_decay": (0.0, 1.0), "min_learning_rate": (0.0, 1.0),
-              "lr_decay_steps": (1, 1_000_000), "learning_rate": (0.0, 100.0), "warmup_fraction": (0.0, 0.9),
-              "batch_norm_momentum": (0.0, 0.999)}
 
 
 def start_training(model: ModelConfig, train: TrainConfig, preset: Preset, name: str) -> None:
@@ -79,7 +77,7 @@ def watch_ui(queue: JobQueue, me: str) -> str | None:
 def buttons_ui(problems: list[str], run_id: str | None, settings: tuple) -> None:
     """Train, and Stop (or Cancel, for a job still waiting), each enabled only when it can act."""
     queue, me = state.job_queue(), owner()
-    progress = state.progress(run_id) if run_id else None
+    progress = state.progress_if_any(run_id) if run_id else None
     mine = queue.jobs_of(me)
     active = progress is not None and not progress.done
     allowed = run_id is not None and queue.can_control(run_id, me, is_teacher())
@@ -110,17 +108,25 @@ def buttons_ui(problems: list[str], run_id: str | None, settings: tuple) -> None
         st.warning(st.session_state.pop("train_error"))
 
 
+def _controls_now() -> dict:
+    return {key: st.session_state[key] for key in list(st.session_state.keys()) if is_control_key(key)}
+
+
 def url_ui() -> None:
     """Open the settings a link asks for: a shared link, a bookmark, or the browser's back button (the address
     then differs from what this page last wrote into it). Values that cannot be used are named in a note."""
     params = st.query_params.to_dict()
     if params == st.session_state.get(URL_STATE_KEY):
         return
+    # An edit made before the previous run's address reached the browser comes with that older address: the
+    # learner changed a control rather than the address, so the edit wins and write_url puts it in the address.
+    if URL_STATE_KEY in st.session_state and _controls_now() != st.session_state.get(CONTROLS_STATE_KEY):
+        return
     asked = {name: value for name, value in params.items() if name not in APP_PARAMS}
     if not asked:
         return
     shared = share.from_params(asked, limits=URL_LIMITS)
-    st.session_state["preset"] = shared.preset
+    st.session_state[PRESET_KEY] = shared.preset
     set_controls(shared.model, shared.train, run_name=PRESETS[shared.preset].title)
     if shared.notes:
         st.session_state["url_notes"] = shared.notes
@@ -134,6 +140,7 @@ def write_url(model: ModelConfig, train: TrainConfig, preset: Preset) -> None:
     if wanted != current:
         st.query_params.from_dict(wanted)
     st.session_state[URL_STATE_KEY] = wanted
+    st.session_state[CONTROLS_STATE_KEY] = _controls_now()
 
 
 def section(label: str):

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -21,6 +22,7 @@ from mnist_models.store.files import HOST, pid_alive
 from mnist_models.store.runs import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
+MAX_BACKOFF_SECONDS = 300.0  # the longest pause between ready workers that keep dying
 
 
 class WorkerHandle(Protocol):
@@ -82,12 +84,13 @@ class LocalWorker:
         return f"The training process ended with exit code {code} before saving its result{detail}."
 
     def _last_log_line(self) -> str:
+        # The early log (TensorFlow's start-up noise) comes first: the run's own log holds the last words.
         texts = []
-        if self.log_path is not None and self.log_path.is_file():
-            texts.append(self.log_path.read_text(errors="replace"))
         with contextlib.suppress(OSError, ValueError):
             self._early_log.seek(0)
             texts.append(self._early_log.read().decode(errors="replace"))
+        if self.log_path is not None and self.log_path.is_file():
+            texts.append(self.log_path.read_text(errors="replace"))
         lines = [line.strip() for text in texts for line in text.splitlines() if line.strip()]
         return lines[-1][:300] if lines else ""
 
@@ -112,31 +115,62 @@ class LocalExecutor:
     """
 
     name = "local"
+    command = (sys.executable, "-m", "mnist_models.worker")
 
-    def __init__(self, warm: bool = True):
+    def __init__(self, warm: bool = True, threads: int | None = None):
         self.warm = warm
+        self.threads = threads  # CPU threads each worker's BLAS and TensorFlow may use (None: the library's choice)
         self._lock = threading.Lock()
         self._spare: LocalWorker | None = None
+        self._failures = 0  # ready workers in a row that died before they were given a job
+        self._next_spawn = 0.0  # monotonic time before which no ready worker is started (backing off)
+        self._idle = False  # the last ready worker gave its memory back unused: wait for work before another
 
     def _spawn(self) -> LocalWorker:
         # Kept open by the handle for as long as the worker lives (its stderr until it has a run folder).
         early_log = tempfile.TemporaryFile()  # noqa: SIM115
         process = subprocess.Popen(
-            [sys.executable, "-m", "mnist_models.worker"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-            stderr=early_log, cwd=ROOT, env=worker_environment(), start_new_session=True,
+            list(self.command), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            stderr=early_log, cwd=ROOT, env=worker_environment(self.threads), start_new_session=True,
         )
         return LocalWorker(process, early_log)
 
+    @property
+    def ready(self) -> LocalWorker | None:
+        """The worker kept ready for the next job, if one is."""
+        return self._spare
+
+    @property
+    def failures(self) -> int:
+        """Ready workers in a row that died before they were given a job."""
+        return self._failures
+
     def prepare(self) -> None:
+        """Keep one worker ready. One that died getting ready (a broken install, no memory) is replaced after a
+        growing pause, not at once; one that ended because nobody needed it is replaced only once a job starts."""
         if not self.warm:
             return
         with self._lock:
-            if self._spare is None or self._spare.poll() is not None:
-                self._spare = self._spawn()
+            if self._spare is not None:
+                code = self._spare.poll()
+                if code is None:
+                    return
+                self._spare = None
+                if code == 0:
+                    self._idle = True
+                else:
+                    self._failures += 1
+                    self._next_spawn = time.monotonic() + min(MAX_BACKOFF_SECONDS, 2.0 ** self._failures)
+            if self._idle or time.monotonic() < self._next_spawn:
+                return
+            self._spare = self._spawn()
 
     def start(self, store: RunStore, run_id: str, threads: int) -> LocalWorker:
         with self._lock:
             worker, self._spare = self._spare, None
+            self._idle = False
+            if worker is not None and worker.poll() is None:
+                self._failures = 0
         if worker is None or worker.poll() is not None:
             worker = self._spawn()
         job = {"root": str(store.root.resolve()), "run_id": run_id, "threads": threads}

@@ -3,6 +3,9 @@ worker started by an executor; only a job's owner (or a teacher) may stop it; ev
 
 The queue keeps no state that the run folders do not also hold: a queued job is a run folder with status
 "queued", so a restarted server finds its queue, its running workers and its finished runs where it left them.
+One process schedules a runs folder at a time (it holds the folder's queue lock); another server on the same
+folder (a second `streamlit run`, an overlapping restart) queues into it and waits to take over, so no job is
+ever started twice.
 """
 
 from __future__ import annotations
@@ -11,14 +14,25 @@ import contextlib
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from typing import ClassVar
 
 from mnist_models.architecture import count_params
 from mnist_models.budget import budget_problems
 from mnist_models.config import ConfigError, ModelConfig, TrainConfig
-from mnist_models.jobs.local import AdoptedWorker, Executor, LocalExecutor, WorkerHandle
-from mnist_models.jobs.settings import max_jobs_setting, threads_per_job
-from mnist_models.store.progress import ACTIVE_STATUSES, FAILED, FINAL_STATUSES, INTERRUPTED, QUEUED, RUNNING, STARTING
+from mnist_models.jobs.job import Job, JobSpec, NotYourJobError, QueueFullError
+from mnist_models.jobs.local import Executor, LocalExecutor, WorkerHandle
+from mnist_models.jobs.settings import max_jobs_setting, max_waiting_setting, threads_per_job
+from mnist_models.jobs.takeover import Takeover
+from mnist_models.store.files import QUEUE_LOCK_FILE, try_lock
+from mnist_models.store.progress import (
+    FAILED,
+    FINAL_STATUSES,
+    QUEUED,
+    RUNNING,
+    STARTING,
+    STOPPING,
+)
+from mnist_models.store.run_info import STALE_AFTER_SECONDS
 from mnist_models.store.runs import RunNotFoundError, RunStore
 
 log = logging.getLogger(__name__)
@@ -26,94 +40,47 @@ log = logging.getLogger(__name__)
 MAX_WAITING_PER_OWNER = 1  # one job waiting or running per learner keeps a class's queue fair
 MAX_SERIES = 2  # ... or one series of jobs queued together (the overfitting lesson: without, then with dropout)
 POLL_SECONDS = 0.2
+RETRY_SECONDS = 5.0  # after a job could not be started (a full disk), the queue tries again this much later
+STARTUP_SECONDS = 120.0  # a starting worker silent longer than this (or than hung_after) has hung
 
 
-class NotYourJobError(PermissionError):
-    """Only a job's owner, or a teacher, may stop or cancel it."""
-
-
-class QueueFullError(RuntimeError):
-    """The learner already has a job waiting or running."""
-
-
-@dataclass(frozen=True)
-class Job:
-    """A job the queue knows: waiting (with its place in the queue) or running."""
-
-    run_id: str
-    name: str
-    status: str
-    owner: str | None  # the owner key of the learner who submitted it (dashboard.identity makes it)
-    position: int | None  # 1 for the next to start; None once running
-    created: float
-
-    def owned_by(self, owner: str | None) -> bool:
-        return owner is not None and self.owner == owner
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    """One job to queue: what to train, and how to list it."""
-
-    model: ModelConfig
-    train: TrainConfig
-    preset: str | None = None
-    name: str | None = None
-    files: dict[str, bytes] | None = None  # put into the run's folder before it can start (RunStore.create)
-
-
-_live: set[JobQueue] = set()  # every queue not shut down yet (their scheduler threads keep them alive)
-_live_lock = threading.Lock()
-
-
-def shared_queue(store: RunStore, **options) -> JobQueue:
-    """This process's one queue for the store's folder, made on first use with `options`.
-
-    Two schedulers over one runs folder would start each waiting job twice; the dashboard's cache of shared
-    objects can be cleared (Streamlit's "Clear cache"), so it asks here rather than making a queue itself.
-    """
-    folder = store.root.resolve()
-    with _live_lock:
-        for queue in _live:
-            if queue.store.root.resolve() == folder:
-                return queue
-    return JobQueue(store, **options)
-
-
-def shutdown_all(**options) -> None:
-    """Shut down every queue of this process (tests, and scripts that made queues)."""
-    with _live_lock:
-        queues = list(_live)
-    for queue in queues:
-        queue.shutdown(**options)
-
-
-class JobQueue:
+class JobQueue(Takeover):
     """Submit, watch, stop and cancel training jobs; at most `max_running` run at once.
 
     A scheduler thread starts waiting jobs as slots free up and notices workers that ended without saving
     their result (killed, out of memory), marking their runs failed so that the queue moves on.
     """
 
+    live: ClassVar[set[JobQueue]] = set()  # every queue not shut down yet (their scheduler threads keep them alive)
+    live_lock: ClassVar[threading.Lock] = threading.Lock()
+
     def __init__(self, store: RunStore | None = None, *, executor: Executor | None = None,
-                 max_running: int | None = None, threads: int | None = None, poll_seconds: float = POLL_SECONDS):
+                 max_running: int | None = None, threads: int | None = None, poll_seconds: float = POLL_SECONDS,
+                 max_waiting: int | None = None, hung_after: float = STALE_AFTER_SECONDS):
         self.store = store if store is not None else RunStore()
-        self.executor = executor if executor is not None else LocalExecutor()
         self.max_running = max_running if max_running is not None else max_jobs_setting()
         if self.max_running < 1:
             raise ValueError(f"At least one job must be able to run, not {self.max_running}.")
         self.threads = threads if threads is not None else threads_per_job(self.max_running)
+        self.executor = executor if executor is not None else LocalExecutor(threads=self.threads)
+        self.max_waiting = max_waiting if max_waiting is not None else max_waiting_setting()
+        self.hung_after = hung_after  # a running job silent this long has hung: its worker is killed
         self.poll_seconds = poll_seconds
         self._lock = threading.Condition()
         self._waiting: list[str] = []
         self._running: dict[str, WorkerHandle] = {}
         self._info: dict[str, Job] = {}
         self._closed = False
-        self._adopt()
+        self._synced_at = 0.0
+        self._retry_at = 0.0  # after a job could not be started (a full disk, say), when to try again
+        self.store.root.mkdir(parents=True, exist_ok=True)
+        self._lease = try_lock(self.store.root / QUEUE_LOCK_FILE)
+        if self._lease is not None:
+            self._adopt()
         self._thread = threading.Thread(target=self._loop, name="job-queue", daemon=True)
         self._thread.start()
-        with _live_lock:
-            _live.add(self)
+        with JobQueue.live_lock:
+            JobQueue.live.add(self)
 
     def submit(self, model: ModelConfig, train: TrainConfig, *, owner: str | None = None, preset: str | None = None,
                name: str | None = None, files: dict[str, bytes] | None = None) -> str:
@@ -140,6 +107,10 @@ class JobQueue:
         with self._lock:
             if self._closed:
                 raise RuntimeError("The job queue is shut down.")
+            waiting = len(self._waiting)
+            if waiting + len(specs) > self.max_waiting:
+                raise QueueFullError(f"{waiting} trainings are waiting already, as many as this server queues: "
+                                     "try again when some have started.")
             if key is not None:
                 self._reap_locked()
                 # A worker writes its final status a moment before its process ends: such a job is over.
@@ -213,7 +184,7 @@ class JobQueue:
                 return "cancelled"
         # Running here, or a run this queue does not hold (a command-line run): the stop file reaches its worker.
         self.store.request_stop(run_id)
-        return "stopping"
+        return STOPPING
 
     def cancel(self, run_id: str, owner: str | None = None, *, teacher: bool = False) -> None:
         """Take a waiting job out of the queue (its run folder goes too: nothing was trained)."""
@@ -225,10 +196,14 @@ class JobQueue:
             self._cancel_locked(run_id)
 
     def _cancel_locked(self, run_id: str) -> None:
+        try:
+            discarded = self.store.discard_if_queued(run_id)
+        except RunNotFoundError:
+            discarded = True  # gone already: nothing is left to cancel
+        if not discarded:
+            raise ValueError("This training has just started: use Stop instead.")
         self._waiting.remove(run_id)
         self._info.pop(run_id, None)
-        with contextlib.suppress(RunNotFoundError):
-            self.store.discard(run_id)
         self._lock.notify_all()
 
 
@@ -246,8 +221,8 @@ class JobQueue:
     def shutdown(self, *, stop_running: bool = False, timeout: float = 30.0) -> None:
         """Stop scheduling. With `stop_running`, running jobs are stopped (saved as stopped) and, after
         `timeout` seconds, killed; otherwise they train on and save their runs by themselves."""
-        with _live_lock:
-            _live.discard(self)
+        with JobQueue.live_lock:
+            JobQueue.live.discard(self)
         with self._lock:
             self._closed = True
             running = dict(self._running)
@@ -264,6 +239,10 @@ class JobQueue:
                     handle.kill()
         self._thread.join(timeout=5)
         self.executor.close()
+        with self._lock:
+            lease, self._lease = self._lease, None
+        if lease is not None:
+            lease.close()
 
 
     def _loop(self) -> None:
@@ -272,13 +251,14 @@ class JobQueue:
                 if self._closed:
                     return
                 try:
+                    self._lead_or_follow_locked()
                     self._reap_locked()
                     self._launch_locked()
                 except Exception:  # the scheduler must outlive any single job's trouble
                     log.exception("Job queue scheduler error")
                 # A ready worker for the next job: when a slot is free, and when jobs wait (it gets ready while
                 # the current job trains, so the next one does not start cold).
-                want_ready = len(self._running) < self.max_running or bool(self._waiting)
+                want_ready = self.leading and (len(self._running) < self.max_running or bool(self._waiting))
                 self._lock.wait(self.poll_seconds)
             if want_ready:
                 # Outside the lock: starting a ready worker takes a moment, and nobody should wait on it.
@@ -288,6 +268,12 @@ class JobQueue:
     def _reap_locked(self) -> None:
         for run_id, handle in list(self._running.items()):
             code = handle.poll()
+            if code is None and self._hung(run_id):
+                # A worker that stopped publishing (deadlocked, stopped, stuck writing) loses its slot.
+                handle.kill()
+                self.store.fail_unless_finished(run_id, f"The training stopped responding for "
+                                                        f"{self.hung_after:.0f} seconds and was ended.")
+                code = handle.poll()
             if code is None:
                 continue
             del self._running[run_id]
@@ -296,16 +282,36 @@ class JobQueue:
             # A worker that ended without writing its final status was killed or crashed.
             self.store.fail_unless_finished(run_id, handle.exit_reason(code))
 
+    def _hung(self, run_id: str) -> bool:
+        # A worker still getting ready (importing TensorFlow on a busy machine) may be silent for a while.
+        try:
+            limit = self.hung_after if self.store.get(run_id).status != STARTING else max(self.hung_after,
+                                                                                           STARTUP_SECONDS)
+            return self.store.silent_for(run_id) > limit
+        except (RunNotFoundError, OSError, ValueError):
+            return False
+
     def _launch_locked(self) -> None:
+        if not self.leading or time.monotonic() < self._retry_at:
+            return
         while self._waiting and len(self._running) < self.max_running:
-            run_id = self._waiting.pop(0)
+            run_id = self._waiting[0]
             job = self._info.get(run_id)
             try:
-                self.store.update(run_id, status=STARTING, durable=False)
-                handle = self.executor.start(self.store, run_id, self.threads)
+                if not self.store.claim(run_id):
+                    raise RunNotFoundError(run_id)  # started or cancelled by another process meanwhile
             except RunNotFoundError:
+                self._waiting.pop(0)
                 self._info.pop(run_id, None)
                 continue
+            except OSError:
+                # The folder cannot be written (a full disk): the job stays first in line, and cancellable.
+                log.exception("Could not start %s; trying again shortly", run_id)
+                self._retry_at = time.monotonic() + RETRY_SECONDS
+                return
+            self._waiting.pop(0)
+            try:
+                handle = self.executor.start(self.store, run_id, self.threads)
             except Exception as error:
                 log.exception("Could not start a worker for %s", run_id)
                 self._info.pop(run_id, None)
@@ -330,21 +336,3 @@ class JobQueue:
     def _with_position(self, run_id: str) -> Job:
         job = self._info[run_id]
         return Job(job.run_id, job.name, QUEUED, job.owner, self._waiting.index(run_id) + 1, job.created)
-
-    def _adopt(self) -> None:
-        """Take over what an earlier server left: its queue, and its local workers still training."""
-        for info in sorted(self.store.list(), key=lambda info: info.created):
-            if info.status == QUEUED:
-                self._waiting.append(info.run_id)
-                self._info[info.run_id] = Job(info.run_id, info.name, QUEUED, info.owner, None, info.created)
-            elif info.status in ACTIVE_STATUSES:
-                meta_pid = self.store.worker_pid(info.run_id)
-                if info.executor == "local" and meta_pid is not None:
-                    self._running[info.run_id] = AdoptedWorker(meta_pid)
-                    self._info[info.run_id] = Job(info.run_id, info.name, info.status, info.owner, None,
-                                                  info.created)
-                elif info.executor != "local":
-                    # A Ray task ends with the driver that started it: that server is gone, so is the task.
-                    self.store.update(info.run_id, status=INTERRUPTED, finished=time.time(),
-                                      error="The server restarted while this run trained on the Ray cluster.")
-

@@ -10,81 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import threading
 from pathlib import Path
-from urllib.parse import urlparse
 
+from mnist_models.jobs.ray_connect import connect
 from mnist_models.store.runs import RunNotFoundError, RunStore
 
 PACKAGE = Path(__file__).resolve().parents[1]  # the whole mnist_models package travels to the cluster
 RELAY_SECONDS = 0.5
-CONNECT_TIMEOUT_SECONDS = 3.0
 RUNTIME_ENV = {"py_modules": [str(PACKAGE)], "excludes": ["__pycache__", "*.pyc"],
                "env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2"}}
 CPUS_ENV = "MNIST_RAY_CPUS_PER_JOB"
 GPUS_ENV = "MNIST_RAY_GPUS_PER_JOB"
-ADDRESS_HELP = ("Use 'local' (start Ray on this machine), 'auto' (join the cluster this machine belongs to), "
-                "'host:port' or 'ray://host:port'.")
-
-
-class ExecutorUnavailable(RuntimeError):
-    """The Ray cluster cannot be reached or started; the message says what to do."""
-
-
-def check_address(address: str) -> tuple[str, int] | None:
-    """Validate a Ray address; for 'host:port' forms, return (host, port) to probe. Raises ValueError."""
-    address = (address or "").strip()
-    if address in ("local", "auto"):
-        return None
-    parsed = urlparse(address if "://" in address else f"tcp://{address}")
-    if parsed.scheme not in ("tcp", "ray") or not parsed.hostname or parsed.path not in ("", "/"):
-        raise ValueError(f"{address!r} is not a Ray address. {ADDRESS_HELP}")
-    try:
-        port = parsed.port
-    except ValueError:
-        port = None
-    if port is None:
-        raise ValueError(f"{address!r} has no valid port. {ADDRESS_HELP}")
-    return parsed.hostname, port
-
-
-def probe(host: str, port: int, timeout: float = CONNECT_TIMEOUT_SECONDS) -> None:
-    """Raise ExecutorUnavailable within `timeout` seconds unless something accepts connections there.
-    (ray.init towards nothing can block for minutes.)"""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return
-    except OSError as error:
-        raise ExecutorUnavailable(
-            f"No Ray cluster answers at {host}:{port} ({error.strerror or error}). Start one there with "
-            f"`ray start --head --port={port}`, or unset MNIST_RAY_ADDRESS to train on this machine."
-        ) from error
-
-
-def _connect(address: str):
-    target = check_address(address)
-    if target is not None:
-        probe(*target)
-    import ray
-
-    if ray.is_initialized():
-        return ray
-    # The project travels with the job (Ray uploads the package, bundled MNIST included), so cluster nodes need
-    # only the requirements installed, not a copy of this repository.
-    options = {"include_dashboard": False, "log_to_driver": False, "ignore_reinit_error": True,
-               "runtime_env": RUNTIME_ENV}
-    try:
-        if address == "local":
-            ray.init(num_cpus=os.cpu_count() or 1, **options)
-        else:
-            ray.init(address=address, **options)
-    except Exception as error:
-        raise ExecutorUnavailable(f"Ray could not {'start' if address == 'local' else 'join ' + address}: "
-                                  f"{str(error).strip().splitlines()[0] if str(error).strip() else error}") from error
-    return ray
-
-
 class _Mailbox:
     """The Ray actor between a task and the server: the newest bytes of each changed file, and the stop flag."""
 
@@ -151,7 +88,7 @@ class RayWorker:
     def __init__(self, ray, ref, mailbox, store: RunStore, run_id: str):
         self.pid = None
         self.host = "ray"
-        self._ray, self._ref, self._mailbox = ray, ref, mailbox
+        self._ray, self.ref, self.mailbox = ray, ref, mailbox  # the task, and the actor that carries its files
         self._store, self._run_id = store, run_id
         self._error: str | None = None
         self._finished = threading.Event()
@@ -165,7 +102,7 @@ class RayWorker:
 
     def kill(self) -> None:
         with contextlib.suppress(Exception):
-            self._ray.cancel(self._ref, force=True)
+            self._ray.cancel(self.ref, force=True)
 
     def exit_reason(self, code: int) -> str:
         return f"The Ray task ended without saving its result: {self._error or 'no reason given'}"
@@ -175,14 +112,14 @@ class RayWorker:
         stop_sent = False
         try:
             while True:
-                ready, _ = ray.wait([self._ref], timeout=RELAY_SECONDS)
+                ready, _ = ray.wait([self.ref], timeout=RELAY_SECONDS)
                 if ready:
-                    self._apply(ray.get(self._mailbox.take.remote()))
-                    self._apply(ray.get(self._ref))  # the final files, whatever the mailbox last held
+                    self._apply(ray.get(self.mailbox.take.remote()))
+                    self._apply(ray.get(self.ref))  # the final files, whatever the mailbox last held
                     return
-                self._apply(ray.get(self._mailbox.take.remote(), timeout=30))
+                self._apply(ray.get(self.mailbox.take.remote(), timeout=30))
                 if not stop_sent and self._store.stop_requested(self._run_id):
-                    self._mailbox.request_stop.remote()
+                    self.mailbox.request_stop.remote()
                     stop_sent = True
         except RunNotFoundError:
             return
@@ -193,7 +130,7 @@ class RayWorker:
             self.kill()
         finally:
             with contextlib.suppress(Exception):
-                ray.kill(self._mailbox)
+                ray.kill(self.mailbox)
             self._finished.set()
 
     def _apply(self, files: dict[str, bytes]) -> None:
@@ -207,7 +144,7 @@ class RayExecutor:
 
     def __init__(self, address: str, *, cpus: int | None = None, gpus: float | None = None):
         self.address = address
-        self._ray = _connect(address)
+        self._ray = connect(address, RUNTIME_ENV)
         ray = self._ray
         resources = ray.cluster_resources()
         self.cpus = cpus if cpus is not None else _env_number(CPUS_ENV, 2, int)

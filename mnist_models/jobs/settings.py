@@ -14,6 +14,8 @@ from mnist_models.jobs.local import Executor, LocalExecutor
 
 MAX_JOBS_ENV = "MNIST_MAX_JOBS"
 RAY_ENV = "MNIST_RAY_ADDRESS"
+MAX_WAITING_ENV = "MNIST_MAX_WAITING"
+DEFAULT_MAX_WAITING = 60  # twice a class of thirty: every learner's job, and a lesson series each
 SMALL_MACHINE_CORES = 4
 
 
@@ -34,19 +36,27 @@ def default_max_jobs(cores: int | None = None, gpus: int | None = None) -> int:
     return gpus if gpus > 0 else max(1, cores // 2)
 
 
-def max_jobs_setting() -> int:
-    """MNIST_MAX_JOBS, or the default for this machine; a bad value raises ValueError saying what to set."""
-    text = os.environ.get(MAX_JOBS_ENV, "").strip()
+def whole_number_setting(name: str, default: int, low: int, high: int, what: str) -> int:
+    """The environment variable `name` as a whole number from `low` to `high`, or `default` when unset; a bad
+    value raises ValueError saying what to set."""
+    text = os.environ.get(name, "").strip()
     if not text:
-        return default_max_jobs()
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 256:
-        raise ValueError(f"{MAX_JOBS_ENV}={text!r} is not a number of jobs from 1 to 256; unset it for the default "
-                         f"({default_max_jobs()} on this machine).")
+        return default
+    value = int(text) if text.isdigit() else low - 1
+    if not low <= value <= high:
+        raise ValueError(f"{name}={text!r} is not a number of {what} from {low} to {high:,}; unset it for the "
+                         f"default ({default:,} on this machine).")
     return value
+
+
+def max_jobs_setting() -> int:
+    """MNIST_MAX_JOBS (trainings at once), or the default for this machine."""
+    return whole_number_setting(MAX_JOBS_ENV, default_max_jobs(), 1, 256, "jobs")
+
+
+def max_waiting_setting() -> int:
+    """MNIST_MAX_WAITING (trainings waiting, all learners together), or the default."""
+    return whole_number_setting(MAX_WAITING_ENV, DEFAULT_MAX_WAITING, 1, 100_000, "waiting trainings")
 
 
 def threads_per_job(max_running: int, cores: int | None = None) -> int:
@@ -83,4 +93,5 @@ def make_executor(ray_address: str | None = None) -> ExecutorChoice:
         limit = max_jobs_setting() if os.environ.get(MAX_JOBS_ENV, "").strip() else executor.max_running()
         return ExecutorChoice(executor, limit, executor.cpus)
     limit = max_jobs_setting()
-    return ExecutorChoice(LocalExecutor(), limit, threads_per_job(limit))
+    threads = threads_per_job(limit)
+    return ExecutorChoice(LocalExecutor(threads=threads), limit, threads)

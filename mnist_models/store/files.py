@@ -10,6 +10,7 @@ import fcntl
 import json
 import math
 import os
+import re
 import socket
 import uuid
 from pathlib import Path
@@ -24,6 +25,7 @@ INSIGHT_FILE = "insight.json"  # weight percentiles and the digit wall, written 
 WORKER_LOG = "worker.log"  # what the worker process printed, for whoever looks into a failure
 TENSORBOARD_DIR = "tensorboard"  # TensorBoard's event files
 LOCK_FILE = ".lock"  # the advisory lock every writer of meta.json takes
+QUEUE_LOCK_FILE = ".queue.lock"  # in the runs folder: held by the one server process that schedules its jobs
 # A fine-tuning run's own files, put in at submit (the digits and the model it starts from) or written at the end.
 SNAPSHOT_FILE = "my_digits.npz"
 BASE_MODEL_FILE = "base_model.keras"
@@ -37,6 +39,8 @@ JOB_INPUT_FILES = (CONFIG_FILE, META_FILE, HISTORY_FILE, SNAPSHOT_FILE, BASE_MOD
 RESERVED_FILES = frozenset({CONFIG_FILE, HISTORY_FILE, META_FILE, MODEL_FILE, STOP_FILE, INSIGHT_FILE, WORKER_LOG,
                             LOCK_FILE, RESULT_FILE})
 
+# A run id: when it was made, the preset's slug, and random hex; checked before any id becomes a path.
+RUN_ID = re.compile(r"^\d{8}-\d{6}-[a-z0-9-]{1,40}-[0-9a-f]{6}$")
 HOST = socket.gethostname()
 
 
@@ -85,6 +89,24 @@ def locked(folder: Path):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def try_lock(path: Path):
+    """An open handle holding an exclusive lock on `path` (made if missing), or None if another holder has it.
+
+    The lock lasts while the handle stays open (closing it, or the process ending, lets it go), so a crashed
+    holder never leaves it taken. The holder's pid is written into the file for messages.
+    """
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    handle.truncate(0)
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
 
 
 def pid_alive(pid: int) -> bool:

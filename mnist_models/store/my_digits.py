@@ -28,6 +28,7 @@ from mnist_models.store.files import (
     DIGITS_DIR,
     RESULT_FILE,
     SNAPSHOT_FILE,
+    locked,
     write_atomic,
     write_json_atomic,
 )
@@ -91,16 +92,18 @@ class MyDigits:
         array = np.asarray(image, dtype=np.float32)
         if array.shape != (28, 28) or not np.isfinite(array).all():
             raise ValueError(f"A kept digit is a 28x28 image as the network sees it (got shape {array.shape}).")
-        if len(self.list()) >= MAX_DIGITS:
-            raise DigitLimitError(f"You already keep {MAX_DIGITS} digits, the most one learner may: delete some "
-                                  "before adding more.")
-        self.folder.mkdir(parents=True, exist_ok=True)
-        created = time.time()
-        digit_id = f"{int(created * 1000):013d}-{int(label)}-{secrets.token_hex(3)}"
         buffer = io.BytesIO()
         Image.fromarray(np.rint(np.clip(array, 0.0, 1.0) * 255).astype(np.uint8), mode="L").save(buffer, "PNG")
-        path = self.folder / f"{digit_id}.png"
-        write_atomic(path, buffer.getvalue())
+        self.folder.mkdir(parents=True, exist_ok=True)
+        # Counting and writing under one lock: two tabs adding at once must not both pass the count.
+        with locked(self.folder):
+            if len(self.list()) >= MAX_DIGITS:
+                raise DigitLimitError(f"You already keep {MAX_DIGITS} digits, the most one learner may: delete "
+                                      "some before adding more.")
+            created = time.time()
+            digit_id = f"{int(created * 1000):013d}-{int(label)}-{secrets.token_hex(3)}"
+            path = self.folder / f"{digit_id}.png"
+            write_atomic(path, buffer.getvalue())
         return MyDigit(digit_id, int(label), created, path)
 
     def delete(self, digit_ids: list[str]) -> int:
@@ -150,14 +153,15 @@ def load_snapshot(path: Path) -> Snapshot:
         return Snapshot(*(np.asarray(data[key]) for key in ("x_tuned", "y_tuned", "x_held", "y_held")))
 
 
-def fine_tune_job(store: RunStore, base_run_id: str, digits: list[MyDigit]
-                  ) -> tuple[ModelConfig, TrainConfig, dict[str, bytes], str]:
-    """What the job queue needs to fine-tune a copy of a saved run on the learner's digits: the base run's
-    network, a short training from its weights with smaller steps, the files to put in the new run's folder
-    (the digits and the base model), and a name."""
+def fine_tune_job(store: RunStore, base_run_id: str, digits: list[MyDigit], *, owner: str | None,
+                  teacher: bool = False) -> tuple[ModelConfig, TrainConfig, dict[str, bytes], str]:
+    """What the job queue needs to fine-tune a copy of the learner's own saved run (a teacher may take anyone's) on
+    the learner's digits: the base run's network, a short training from its weights with smaller steps, the files
+    to put in the new run's folder (the digits and the base model), and a name. Queue it without a preset: the copy
+    is no longer the preset's network, and the Lab must not credit it as one."""
     if len(digits) < MIN_FOR_FINE_TUNE:
         raise ValueError(f"Keep at least {MIN_FOR_FINE_TUNE} of your digits first (you have {len(digits)}).")
-    info = store.get(base_run_id)
+    info = store.check_owner(base_run_id, owner, teacher)
     model, base_train = store.load_configs(base_run_id)
     train = dataclasses.replace(
         base_train, epochs=FINE_TUNE_EPOCHS, train_size=min(FINE_TUNE_MNIST_IMAGES, base_train.train_size),

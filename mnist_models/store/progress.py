@@ -52,7 +52,9 @@ class CurvePoint:
             value = point.get(key)
             return float(value) if isinstance(value, int | float) else math.nan
 
-        return cls(epoch=number("epoch"), step=int(point.get("step") or 0), loss=number("loss"),
+        step = point.get("step")
+        whole = isinstance(step, int | float) and not isinstance(step, bool) and math.isfinite(step)
+        return cls(epoch=number("epoch"), step=int(step) if whole else 0, loss=number("loss"),
                    accuracy=number("accuracy"))
 
 

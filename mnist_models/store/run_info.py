@@ -18,6 +18,18 @@ MAX_NAME_LENGTH = 80
 STALE_AFTER_SECONDS = 300.0
 
 
+class RunNotFoundError(LookupError):
+    """No run with that id in the store."""
+
+
+class NotYourRunError(PermissionError):
+    """Only a run's owner, or a teacher, may change it (stop, cancel, rename, delete, fine-tune)."""
+
+
+class RunLimitError(ValueError):
+    """The learner keeps as many runs as this server allows."""
+
+
 @dataclass(frozen=True)
 class RunInfo:
     """What the store knows of one run, from its meta.json."""
@@ -68,7 +80,7 @@ def info_from_meta(folder: Path, meta: dict[str, Any]) -> RunInfo:
     owner = meta.get("owner")
     return RunInfo(
         run_id=folder.name,
-        name=str(meta.get("name") or folder.name),
+        name=meta["name"] if isinstance(meta.get("name"), str) and meta["name"] else folder.name,
         preset=meta.get("preset") if isinstance(meta.get("preset"), str) else None,
         status=effective_status(meta),
         created=number("created", 0.0),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import re
 import secrets
@@ -21,16 +22,12 @@ from mnist_models.store.files import (
     HISTORY_FILE,
     HOST,
     INSIGHT_FILE,
-    JOB_INPUT_FILES,
     META_FILE,
     MODEL_FILE,
-    PUBLISHED_FILES,
     RESERVED_FILES,
+    RUN_ID,
     STOP_FILE,
-    TENSORBOARD_DIR,
-    WORKER_LOG,
     locked,
-    pid_alive,
     write_atomic,
     write_json_atomic,
 )
@@ -44,20 +41,37 @@ from mnist_models.store.progress import (
     Progress,
     progress_from_files,
 )
-from mnist_models.store.run_info import RunInfo, clean_name, effective_status, info_from_meta
+from mnist_models.store.run_info import (
+    NotYourRunError,
+    RunInfo,
+    RunLimitError,
+    RunNotFoundError,
+    clean_name,
+    effective_status,
+    info_from_meta,
+)
+from mnist_models.store.worker_files import WorkerFiles
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ACTIVE_STATUSES", "FINAL_STATUSES", "RunInfo", "RunNotFoundError", "RunStore"]
+__all__ = ["ACTIVE_STATUSES", "FINAL_STATUSES", "NotYourRunError", "RunInfo", "RunLimitError", "RunNotFoundError",
+           "RunStore"]
 
 RUNS_ENV = "MNIST_RUNS_DIR"
-_RUN_ID = re.compile(r"^\d{8}-\d{6}-[a-z0-9-]{1,40}-[0-9a-f]{6}$")
-# Meta fields the server owns: a worker's report (from a Ray node, say) never overwrites them.
-SERVER_FIELDS = ("name", "owner", "run_id", "created", "executor", "heartbeat")
 
 
-class RunNotFoundError(LookupError):
-    """No run with that id in the store."""
+MAX_RUNS_ENV = "MNIST_MAX_RUNS_PER_LEARNER"
+DEFAULT_MAX_RUNS = 100  # a learner's kept runs: a whole Lab several times over, small enough for a class's disk
+
+
+def max_runs_per_owner() -> int:
+    """MNIST_MAX_RUNS_PER_LEARNER, or the default; a bad value raises ValueError saying what to set."""
+    text = os.environ.get(MAX_RUNS_ENV, "").strip()
+    value = int(text) if text.isdigit() else (DEFAULT_MAX_RUNS if not text else 0)
+    if value < 1:
+        raise ValueError(f"{MAX_RUNS_ENV}={text!r} is not a whole number of runs above 0; unset it for the "
+                         f"default ({DEFAULT_MAX_RUNS}).")
+    return value
 
 
 def default_root() -> Path:
@@ -65,7 +79,7 @@ def default_root() -> Path:
     return Path(os.environ.get(RUNS_ENV) or "runs")
 
 
-class RunStore:
+class RunStore(WorkerFiles):
     """The runs under one folder. Run ids are generated here; no path ever comes from user input."""
 
     def __init__(self, root: str | Path | None = None):
@@ -78,6 +92,11 @@ class RunStore:
         any other starts as `status` ("starting") with this process as its worker until a worker takes over.
         `files` (plain names to contents) are written into the folder first: what a job needs besides its
         config, such as a fine-tuning's starting model, so that the job never reads anything outside its run."""
+        if owner is not None:
+            limit = max_runs_per_owner()
+            if sum(info.owner == owner for info in self.list()) >= limit:
+                raise RunLimitError(f"You keep {limit} runs, the most this server allows for one learner: delete "
+                                    "some on the Runs page first.")
         for file_name in files or {}:
             if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,80}", file_name) or file_name in RESERVED_FILES:
                 raise ValueError(f"{file_name!r} cannot be one of a new run's files.")
@@ -147,22 +166,52 @@ class RunStore:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
 
-    def rename(self, run_id: str, name: str) -> None:
+    def check_owner(self, run_id: str, owner: str | None, teacher: bool = False) -> RunInfo:
+        """The run's info if `owner` may change it (its owner, or a teacher); else NotYourRunError."""
         info = self.get(run_id)
+        if not (teacher or (owner is not None and info.owner == owner)):
+            raise NotYourRunError(f"Run {info.name!r} is somebody else's: only its owner, or a teacher, can change it.")
+        return info
+
+    def rename(self, run_id: str, name: str, *, owner: str | None = None, teacher: bool = False) -> None:
+        info = self.check_owner(run_id, owner, teacher)
         self.update(run_id, name=clean_name(name, info.name))
 
-    def delete(self, run_id: str) -> None:
+    def delete(self, run_id: str, *, owner: str | None = None, teacher: bool = False) -> None:
         """Remove a finished run's folder; a running or queued one must be stopped or cancelled first."""
-        info = self.get(run_id)
+        info = self.check_owner(run_id, owner, teacher)
         if info.status in ACTIVE_STATUSES:
             raise ValueError(f"Run {info.name!r} is still training: stop it before deleting it.")
         if info.status == QUEUED:
             raise ValueError(f"Run {info.name!r} is waiting in the queue: cancel it instead.")
         shutil.rmtree(info.path)
 
-    def discard(self, run_id: str) -> None:
-        """Remove a queued run that was cancelled before it started (the job queue's cancel)."""
-        shutil.rmtree(self.folder(run_id))
+    def claim(self, run_id: str) -> bool:
+        """Turn a queued run into a starting one, under its lock; False if it is no longer queued (another
+        process started or cancelled it), so that no run is ever started twice."""
+        folder = self.folder(run_id)
+        with locked(folder):
+            meta = self._read_meta(folder)
+            if meta.get("status") != QUEUED:
+                return False
+            meta.update(status=STARTING, heartbeat=time.time())
+            self._write_meta(folder, meta, durable=False)
+        return True
+
+    def discard_if_queued(self, run_id: str) -> bool:
+        """Remove a run that is still queued (a cancel); False if a worker has started it meanwhile."""
+        folder = self.folder(run_id)
+        with locked(folder):
+            if self._read_meta(folder).get("status") != QUEUED:
+                return False
+            shutil.rmtree(folder)
+        return True
+
+    def silent_for(self, run_id: str) -> float:
+        """Seconds since the run's worker last published (its heartbeat); infinite if it never did."""
+        heartbeat = self._read_meta(self.folder(run_id)).get("heartbeat")
+        ok = isinstance(heartbeat, int | float) and not isinstance(heartbeat, bool)
+        return time.time() - float(heartbeat) if ok else math.inf
 
     def fail_unless_finished(self, run_id: str, reason: str) -> bool:
         """Mark the run failed with `reason` unless its worker saved a final status; True if it was marked.
@@ -182,7 +231,7 @@ class RunStore:
         return (self.root / run_id / STOP_FILE).exists()
 
     def folder(self, run_id: str) -> Path:
-        if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id):
+        if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
             raise RunNotFoundError(f"{run_id!r} is not a run id.")
         folder = self.root / run_id
         if not (folder / META_FILE).is_file():
@@ -199,7 +248,7 @@ class RunStore:
             return []
         found = []
         for folder in self.root.iterdir():
-            if not folder.is_dir() or not _RUN_ID.fullmatch(folder.name):
+            if not folder.is_dir() or not RUN_ID.fullmatch(folder.name):
                 continue
             try:
                 found.append(info_from_meta(folder, self._read_meta(folder)))
@@ -264,68 +313,6 @@ class RunStore:
             return (folder / META_FILE).stat().st_mtime_ns, (folder / HISTORY_FILE).stat().st_mtime_ns
         except FileNotFoundError:
             return 0, 0
-
-    def worker_pid(self, run_id: str) -> int | None:
-        """The pid of the run's worker if it is alive on this machine and is not this process, else None."""
-        try:
-            meta = self._read_meta(self.folder(run_id))
-        except (OSError, ValueError, RunNotFoundError):
-            return None
-        pid = meta.get("pid")
-        alive = isinstance(pid, int) and not isinstance(pid, bool) and pid != os.getpid() and pid_alive(pid)
-        return pid if meta.get("host") == HOST and alive else None
-
-    def worker_log_path(self, run_id: str) -> Path:
-        """Where the run's worker process writes what it prints."""
-        return self.folder(run_id) / WORKER_LOG
-
-    def tensorboard_dir(self, run_id: str) -> Path:
-        """The run's TensorBoard event files (`tensorboard --logdir runs` finds every run's)."""
-        return self.folder(run_id) / TENSORBOARD_DIR
-
-    def save_insight(self, run_id: str, insight: dict[str, Any], *, durable: bool = False) -> None:
-        """Publish the worker's weight percentiles and digit wall (read back by load_insight)."""
-        write_json_atomic(self.folder(run_id) / INSIGHT_FILE, insight, durable=durable)
-
-    def job_inputs(self, run_id: str) -> dict[str, bytes]:
-        """Every file a worker needs to train the run elsewhere (a Ray node): its config, meta and curves, and a
-        fine-tuning's digits and starting model."""
-        folder = self.folder(run_id)
-        return {name: (folder / name).read_bytes() for name in JOB_INPUT_FILES if (folder / name).is_file()}
-
-    def receive(self, run_id: str, files: dict[str, bytes]) -> None:
-        """Lay out a run folder from `job_inputs` of another store (the Ray task's side)."""
-        if not _RUN_ID.fullmatch(run_id) or not set(files) <= set(JOB_INPUT_FILES) or META_FILE not in files:
-            raise ValueError(f"Not a job's files for {run_id!r}: {sorted(files)}.")
-        folder = self.root / run_id
-        folder.mkdir(parents=True)
-        for name, data in files.items():
-            write_atomic(folder / name, data)
-
-    def published_files(self, run_id: str) -> list[tuple[str, Path]]:
-        """What the run's worker has published so far, as (name to relay, path): TensorBoard's events too."""
-        folder = self.folder(run_id)
-        events = folder / TENSORBOARD_DIR
-        names = [*PUBLISHED_FILES, *(f"{TENSORBOARD_DIR}/{path.name}" for path in sorted(events.glob("*")))]
-        return [(name, folder / name) for name in names if (folder / name).is_file()]
-
-    def apply_published(self, run_id: str, files: dict[str, bytes]) -> None:
-        """Write what a remote worker published (names from `published_files`) into this run folder. The meta is
-        merged under the lock, except the fields the server owns (a name changed meanwhile, the owner)."""
-        folder = self.folder(run_id)
-        for name, data in files.items():
-            parts = name.split("/")
-            if name in PUBLISHED_FILES and name != META_FILE:
-                write_atomic(folder / name, data, durable=False)
-            elif len(parts) == 2 and parts[0] == TENSORBOARD_DIR and re.fullmatch(r"[\w.-]+", parts[1]) \
-                    and parts[1] not in (".", ".."):
-                (folder / TENSORBOARD_DIR).mkdir(exist_ok=True)
-                write_atomic(folder / name, data, durable=False)
-        if META_FILE in files:
-            meta = json.loads(files[META_FILE])
-            for key in SERVER_FIELDS:
-                meta.pop(key, None)
-            self.update(run_id, durable=meta.get("finished") is not None, **meta)
 
     @staticmethod
     def _read_meta(folder: Path) -> dict[str, Any]:

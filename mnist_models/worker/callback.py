@@ -8,7 +8,7 @@ import time
 import keras
 import numpy as np
 
-from mnist_models.config import VALIDATION_SAMPLE
+from mnist_models.config import VALIDATION_CHECKS_PER_EPOCH, VALIDATION_SAMPLE
 from mnist_models.data import Split
 from mnist_models.store.progress import CurvePoint, TrainingDiverged, scores
 from mnist_models.worker.insight_recorder import InsightRecorder
@@ -16,7 +16,6 @@ from mnist_models.worker.models import current_learning_rate
 from mnist_models.worker.reporter import RunReporter
 
 REPORT_INTERVAL_SECONDS = 0.5  # how often a smoothed training point is recorded
-VALIDATION_CHECKS_PER_EPOCH = 5
 EVAL_BATCH = 1000
 CHECKPOINT_SECONDS = 30.0
 SMOOTHING = 0.95  # weight of the past in the training curve's moving average (about 20 batches)

@@ -36,7 +36,7 @@ def run_job(job: dict, data=None) -> int:
 
     store = RunStore(job["root"])
     run_id = job["run_id"]
-        # From here on, anything TensorFlow or Python prints lands beside the run, for whoever looks into a failure.
+    # From here on, anything TensorFlow or Python prints lands beside the run, for whoever looks into a failure.
     log = os.open(store.worker_log_path(run_id), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 2)
     os.close(log)
@@ -56,7 +56,10 @@ def main() -> int:
     line = sys.stdin.readline()
     if not line.strip():
         return 0
-    job = json.loads(line)
+    try:
+        job = json.loads(line)
+    except ValueError:
+        job = None
     if not isinstance(job, dict) or not {"root", "run_id"} <= set(job):
         print(f"mnist_models.worker: not a job: {line.strip()[:200]}", file=sys.stderr)
         return 2

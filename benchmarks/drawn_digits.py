@@ -1,9 +1,10 @@
 """Hand-made pen strokes for every digit in several handwriting styles, and a renderer that imitates the canvas.
 
 The strokes are polylines in the coordinates of a 280x280 streamlit-drawable-canvas, the Draw page's canvas,
-so tests can feed them to the preprocessing or replay them with a mouse in a browser. `render` produces what
-the canvas (0.13) returns as `image_data` with its default transparent background: RGBA uint8, background
-(0, 0, 0, 0), strokes in the stroke colour with anti-aliased alpha. Run this file to write a contact sheet.
+so tests and benchmarks can feed them to the preprocessing or replay them with a mouse in a browser. `render`
+produces what the canvas (0.13) returns as `image_data` with its default transparent background: RGBA uint8,
+background (0, 0, 0, 0), strokes in the stroke colour with anti-aliased alpha. Run this file to write a contact
+sheet.
 """
 
 from __future__ import annotations

@@ -1,0 +1,104 @@
+"""A real `streamlit run dashboard/app.py` on a free loopback port, and how headless Chromium is started on it.
+
+The browser benchmarks use it as it is; tests/browser_support.py wraps it in pytest fixtures (tests may import
+benchmarks' support code, never the reverse).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SERVER_START_SECONDS = 60
+VIEWPORT = {"width": 1400, "height": 1000}
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now (another program may still take it before we bind it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class StreamlitServer:
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+    runs_dir: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.status == 200 and response.read().strip() == b"ok"
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Terminate a server (or any child process), killing it if it has not ended within 10 seconds."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def start_server(folder: Path) -> StreamlitServer:
+    """`streamlit run dashboard/app.py` on a free loopback port, with its runs under `folder`; waits until healthy."""
+    runs_dir = folder / "runs"
+    env = {**os.environ, "MNIST_RUNS_DIR": str(runs_dir), "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+    for attempt in range(3):
+        port = free_port()
+        log_path = folder / f"streamlit-{attempt}.log"
+        command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.headless", "true",
+                   "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+                   "--browser.gatherUsageStats", "false"]
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        server = StreamlitServer(f"http://127.0.0.1:{port}", process, log_path, runs_dir)
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while time.monotonic() < deadline and process.poll() is None:
+            if _healthy(server.url):
+                return server
+            time.sleep(0.25)
+        stop_process(process)
+        # Another program may have taken the port between probing and binding: try a new one.
+        if "address already in use" not in server.log().lower():
+            break
+    raise RuntimeError(f"The Streamlit server did not become healthy; its log:\n{server.log()[-4000:]}")
+
+
+@contextlib.contextmanager
+def running_server(folder: Path) -> Iterator[StreamlitServer]:
+    """A started server (see `start_server`), always stopped on the way out, even after an exception."""
+    server = start_server(folder)
+    try:
+        yield server
+    finally:
+        stop_process(server.process)
