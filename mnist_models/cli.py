@@ -13,8 +13,9 @@ from mnist_models import config as configs
 from mnist_models.architecture import count_params
 from mnist_models.budget import budget_problems
 from mnist_models.config import ConfigError
+from mnist_models.jobs.job import JobSpec
 from mnist_models.presets import PRESETS, get_preset
-from mnist_models.store.progress import FAILED
+from mnist_models.store.progress import ACTIVE_STATUSES, COMPLETED, FAILED, FINAL_STATUSES
 from mnist_models.store.runs import RunStore, default_root
 
 EXIT_USAGE = 2
@@ -45,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--train-size", type=int, help="training images to use (a class-balanced subset)")
     train.add_argument("--seed", type=int, help="seed for weights, batch order and dropout")
     train.add_argument("--name", help="a display name for the run")
+    train.add_argument("--reuse", action="store_true",
+                       help="when an identical training (same settings and seed) has completed, take its result")
+    train.add_argument("--fresh", action="store_true",
+                       help="train even when an identical training is under way (by default it is followed)")
     train.add_argument("--ray", metavar="ADDRESS",
                        help="train as a Ray task: 'local' (Ray on this machine), 'auto', 'host:port' or "
                             "'ray://host:port'")
@@ -130,6 +135,24 @@ def _train(args: argparse.Namespace) -> int:
     preset_name = preset.name if preset else "custom"
     name = args.name or (preset.title if preset else Path(args.config).parent.name or "Custom network")
     store = RunStore()
+    same = [info for info in store.list() if info.job_key == JobSpec(model_config, train_config).key]
+    done = next((info for info in same if info.status == COMPLETED and info.has_model), None)
+    under_way = next((info for info in same if info.status in ACTIVE_STATUSES), None)
+    if args.reuse and done is not None:
+        print(f"An identical training completed as run {done.run_id}: taking its result", flush=True)
+        return _summary(store, done.run_id, preset, params, done.executor, shared="reused")
+    if under_way is not None and not args.fresh:
+        # The same training would give the same run: follow the one under way instead of starting a second.
+        print(f"An identical training is under way as run {under_way.run_id}: following it", flush=True)
+        printed = 0
+        while (progress := store.progress(under_way.run_id)).status not in FINAL_STATUSES:
+            printed = _print_epochs(progress, printed)
+            time.sleep(0.2)
+        _print_epochs(progress, printed)
+        return _summary(store, under_way.run_id, preset, params, under_way.executor, shared="joined")
+    if done is not None:
+        print(f"Note: an identical training completed as run {done.run_id} (test accuracy "
+              f"{done.test_accuracy:.2%}): --reuse takes its result, --seed N trains with another seed.", flush=True)
     from mnist_models.jobs.ray_connect import ExecutorUnavailable
     from mnist_models.jobs.settings import make_executor
 
@@ -140,7 +163,7 @@ def _train(args: argparse.Namespace) -> int:
         return _fail_usage(str(error))
     executor = choice.executor
     run_id = store.create(model_config, train_config, preset=preset_name, name=name, params=params,
-                          executor=executor.name)
+                          executor=executor.name, job_key=JobSpec(model_config, train_config).key)
     try:
         handle = executor.start(store, run_id, choice.threads)
         if handle.pid is not None:
@@ -163,13 +186,19 @@ def _train(args: argparse.Namespace) -> int:
             store.request_stop(run_id)
     store.fail_unless_finished(run_id, handle.exit_reason(handle.poll() or 0))
     executor.close()
+    _print_epochs(store.progress(run_id), printed)
+    return _summary(store, run_id, preset, params, executor.name)
+
+
+def _summary(store: RunStore, run_id: str, preset, params: int, executor: str, shared: str | None = None) -> int:
+    """The JSON last line of `train` (and its exit code): how the run ended; `shared` says "joined" or "reused"
+    when an identical training's run stood in for a new one."""
     progress = store.progress(run_id)
-    _print_epochs(progress, printed)
     if progress.error:
         print(f"Failed: {progress.error}", file=sys.stderr)
     print(json.dumps({
         "run_id": run_id,
-        "preset": preset_name,
+        "preset": preset.name if preset else "custom",
         "status": progress.status,
         "test_accuracy": progress.test_accuracy,
         "test_loss": progress.test_loss,
@@ -177,9 +206,10 @@ def _train(args: argparse.Namespace) -> int:
         "seconds": round(progress.elapsed_seconds, 2),
         "params": params,
         "device": progress.device,
-        "executor": executor.name,
+        "executor": executor,
         "codelab_accuracy": preset.codelab_accuracy if preset else None,
         "error": progress.error,
+        "shared": shared,
     }), flush=True)
     return 1 if progress.status == FAILED else 0
 

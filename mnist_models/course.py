@@ -95,7 +95,7 @@ def step_runs(step: Step, runs: Iterable[RunInfo], owner: str | None) -> list[Ru
     """The owner's runs of a step's preset (unchanged settings), newest first."""
     if not step.preset or owner is None:
         return []
-    mine = [info for info in runs if info.owner == owner and info.preset == step.preset]
+    mine = [info for info in runs if info.owned_by(owner) and info.preset == step.preset]
     return sorted(mine, key=lambda info: info.created, reverse=True)
 
 
@@ -141,7 +141,7 @@ def lesson_runs(runs: Iterable[RunInfo], owner: str | None) -> list[RunInfo]:
     """The owner's latest overfitting lesson: its two runs, the overfitting one first (empty if there is none)."""
     if owner is None:
         return []
-    mine = sorted((info for info in runs if info.owner == owner and info.name.startswith(LESSON_NAME)),
+    mine = sorted((info for info in runs if info.owned_by(owner) and info.name.startswith(LESSON_NAME)),
                   key=lambda info: info.created, reverse=True)
     first = next((info for info in mine if info.preset == OVERFIT_PRESET), None)
     if first is None:

@@ -163,3 +163,28 @@ def test_softmax_one_epoch_on_all_the_data_reaches_90_percent():
     summary = last_json_line(result.stdout)
     assert summary["epochs_completed"] == 1
     assert summary["test_accuracy"] >= 0.90
+
+
+@pytest.mark.slow
+def test_an_identical_training_is_followed_or_its_result_taken(runs_dir):
+    args = ("train", "--preset", "softmax", "--epochs", "3", "--train-size", "3000")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    first = subprocess.Popen([sys.executable, "-m", "mnist_models", *args], cwd=ROOT, env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        first.stdout.readline()  # "Training softmax ... as run ...": its run folder exists
+        second = cli(*args)  # the same training asked for again while it runs: followed, not repeated
+    finally:
+        out, _ = first.communicate(timeout=300)
+    one, two = last_json_line(out), last_json_line(second.stdout)
+    assert second.returncode == 0 and "is under way as run" in second.stdout
+    assert two["run_id"] == one["run_id"] and two["shared"] == "joined" and one["shared"] is None
+    assert two["status"] == "completed" and two["epochs_completed"] == 3
+
+    reused = cli(*args, "--reuse")
+    assert reused.returncode == 0 and last_json_line(reused.stdout)["run_id"] == one["run_id"]
+    assert last_json_line(reused.stdout)["shared"] == "reused" and "epoch 1/" not in reused.stdout
+    again = cli(*args)  # told, then trained anew as asked
+    assert "--reuse takes its result" in again.stdout and last_json_line(again.stdout)["run_id"] != one["run_id"]
+    other_seed = cli(*args, "--seed", "1", "--reuse")  # another seed is another training
+    assert last_json_line(other_seed.stdout)["shared"] is None

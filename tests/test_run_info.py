@@ -63,6 +63,7 @@ def test_good_fields_are_read(tmp_path):
         run_id=RUN_ID, name="mine", preset="softmax", status="failed", created=1700000000.0, finished=1700000060.5,
         device="CPU (2 threads)", params=7850, epochs=5, epochs_completed=2, seconds=60.5, test_accuracy=0.9,
         test_loss=0.35, error="Out of memory", has_model=False, path=folder, owner="abc123", executor="ray",
+        owners=("abc123",),
     )
     assert info.label == "mine · softmax · 90.00% · failed"
 

@@ -13,7 +13,6 @@ import time
 import pytest
 
 from mnist_models.config import ConvLayer, ModelConfig, TrainConfig
-from mnist_models.store import runs
 from mnist_models.store.run_info import STALE_AFTER_SECONDS
 from mnist_models.store.runs import (
     NotYourRunError,
@@ -58,7 +57,7 @@ def _leftovers(folder: pathlib.Path) -> list[str]:
 
 def test_default_root_follows_the_environment(runs_dir, monkeypatch):
     assert RunStore().root == runs_dir
-    monkeypatch.delenv(runs.RUNS_ENV)
+    monkeypatch.delenv("MNIST_RUNS_DIR")
     assert RunStore().root == pathlib.Path("runs")
 
 
@@ -422,3 +421,19 @@ def test_claim_and_discard_agree_on_who_has_a_queued_run(store):
     assert store.discard_if_queued(second)
     with pytest.raises(RunNotFoundError):
         store.claim(second)
+
+
+def test_a_shared_run_keeps_its_name_and_a_delete_only_leaves_it(store):
+    run_id = _create(store, owner="ann", status="completed", name="shared")
+    store.add_owner(run_id, "bob")
+    store.add_owner(run_id, "bob")  # twice changes nothing
+    assert store.get(run_id).owners == ("ann", "bob") and store.get(run_id).owned_by("bob")
+    with pytest.raises(NotYourRunError, match="shared with other learners"):
+        store.rename(run_id, "mine now", owner="bob")
+    store.delete(run_id, owner="ann")  # Ann leaves it; it stays Bob's
+    info = store.get(run_id)
+    assert info.owners == ("bob",) and info.owner == "bob" and not info.owned_by("ann")
+    store.rename(run_id, "Bob's", owner="bob")
+    store.delete(run_id, owner="bob")
+    with pytest.raises(RunNotFoundError):
+        store.get(run_id)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
+from mnist_models import config as configs
 from mnist_models.config import ModelConfig, TrainConfig
 from mnist_models.store.run_info import NotYourRunError
 
 
 class NotYourJobError(NotYourRunError):
     """Only a job's owner, or a teacher, may stop or cancel it."""
+
+
+LEFT = "left"  # what stop() says when a learner leaves a training that others still share
 
 
 class QueueFullError(RuntimeError):
@@ -23,12 +28,20 @@ class Job:
     run_id: str
     name: str
     status: str
-    owner: str | None  # the owner key of the learner who submitted it (dashboard.identity makes it)
+    # The owner keys (dashboard.identity makes them) of the learners it trains for: who asked first, and who asked
+    # for an identical training since and joined it.
+    owners: tuple[str, ...]
     position: int | None  # 1 for the next to start; None once running
     created: float
+    key: str | None = None  # JobSpec.key of what it trains (None for runs from before jobs were shared)
+
+    @property
+    def owner(self) -> str | None:
+        """The learner who asked first."""
+        return self.owners[0] if self.owners else None
 
     def owned_by(self, owner: str | None) -> bool:
-        return owner is not None and self.owner == owner
+        return owner is not None and owner in self.owners
 
 
 @dataclass(frozen=True)
@@ -40,3 +53,12 @@ class JobSpec:
     preset: str | None = None
     name: str | None = None
     files: dict[str, bytes] | None = None  # put into the run's folder before it can start (RunStore.create)
+
+    @property
+    def key(self) -> str:
+        """What determines the training's result: both configs (the seed and the data subset included) and the
+        files it starts from. Two specs with the same key train the same run, so they share one training."""
+        digest = hashlib.sha256(configs.dumps(self.model, self.train).encode())
+        for name, content in sorted((self.files or {}).items()):
+            digest.update(f"\0{name}\0".encode() + hashlib.sha256(content).digest())
+        return digest.hexdigest()[:32]

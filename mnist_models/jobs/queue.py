@@ -11,6 +11,7 @@ ever started twice.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -19,9 +20,10 @@ from typing import ClassVar
 from mnist_models.architecture import count_params
 from mnist_models.budget import budget_problems
 from mnist_models.config import ConfigError, ModelConfig, TrainConfig
-from mnist_models.jobs.job import Job, JobSpec, NotYourJobError, QueueFullError
+from mnist_models.jobs.job import LEFT, Job, JobSpec, NotYourJobError, QueueFullError
 from mnist_models.jobs.local import Executor, LocalExecutor, WorkerHandle
 from mnist_models.jobs.settings import max_jobs_setting, max_waiting_setting, threads_per_job
+from mnist_models.jobs.sharing import Sharing
 from mnist_models.jobs.takeover import Takeover
 from mnist_models.store.files import QUEUE_LOCK_FILE, try_lock
 from mnist_models.store.progress import (
@@ -44,7 +46,7 @@ RETRY_SECONDS = 5.0  # after a job could not be started (a full disk), the queue
 STARTUP_SECONDS = 120.0  # a starting worker silent longer than this (or than hung_after) has hung
 
 
-class JobQueue(Takeover):
+class JobQueue(Takeover, Sharing):
     """Submit, watch, stop and cancel training jobs; at most `max_running` run at once.
 
     A scheduler thread starts waiting jobs as slots free up and notices workers that ended without saving
@@ -114,17 +116,23 @@ class JobQueue(Takeover):
             if key is not None:
                 self._reap_locked()
                 # A worker writes its final status a moment before its process ends: such a job is over.
-                mine = [job for job in self._info.values() if job.owner == key and not self._ended(job.run_id)]
+                mine = [job for job in self._info.values() if job.owned_by(key) and not self._ended(job.run_id)]
                 if len(mine) >= MAX_WAITING_PER_OWNER:
                     raise QueueFullError(f"You already have a training {mine[0].status} ({mine[0].name}). Stop it, "
                                          "or wait for it to finish, before starting another.")
             for spec in specs:
+                job_key = spec.key
+                joined = self._join_locked(job_key, key)  # an identical training is waiting or running: share it
+                if joined is not None:
+                    run_ids.append(joined)
+                    continue
                 run_id = self.store.create(spec.model, spec.train, preset=spec.preset, name=spec.name,
                                            params=count_params(spec.model), status=QUEUED, owner=key,
-                                           executor=self.executor.name, files=spec.files)
+                                           executor=self.executor.name, files=spec.files, job_key=job_key)
                 info = self.store.get(run_id)
                 self._waiting.append(run_id)
-                self._info[run_id] = Job(run_id, info.name, QUEUED, key, len(self._waiting), info.created)
+                self._info[run_id] = Job(run_id, info.name, QUEUED, info.owners, len(self._waiting), info.created,
+                                         job_key)
                 run_ids.append(run_id)
             # With a free slot it starts now, so the page that submitted it already shows it training.
             self._launch_locked()
@@ -153,8 +161,7 @@ class JobQueue(Takeover):
     def jobs_of(self, owner: str | None) -> list[Job]:
         """This learner's jobs still waiting or training (one whose worker saved its result is over, although
         its process may take a moment more to end)."""
-        key = owner
-        return [job for job in self.jobs() if key is not None and job.owner == key and not self._ended(job.run_id)]
+        return [job for job in self.jobs() if job.owned_by(owner) and not self._ended(job.run_id)]
 
     def can_control(self, run_id: str, owner: str | None, teacher: bool = False) -> bool:
         """Whether this learner may stop or cancel the run: its owner, or a teacher, may."""
@@ -166,19 +173,22 @@ class JobQueue(Takeover):
         with self._lock:
             job = self._info.get(run_id)
         if job is not None:
-            return job.owner == key
+            return job.owned_by(key)
         try:
-            return self.store.get(run_id).owner == key
+            return self.store.get(run_id).owned_by(key)
         except RunNotFoundError:
             return False
 
 
     def stop(self, run_id: str, owner: str | None = None, *, teacher: bool = False) -> str:
         """Stop a running job after its current batch, or cancel a waiting one. Returns "stopping" or
-        "cancelled". Raises NotYourJobError for anybody but the owner or a teacher."""
+        "cancelled"; or "left" when other learners share the job: it goes on for them, no longer counting for
+        this one. A teacher's stop stops it for everybody. Raises NotYourJobError for anybody else."""
         if not self.can_control(run_id, owner, teacher):
             raise NotYourJobError("Only the learner who started this training, or a teacher, can stop it.")
         with self._lock:
+            if not teacher and self._leave_locked(run_id, owner):
+                return LEFT
             if run_id in self._waiting:
                 self._cancel_locked(run_id)
                 return "cancelled"
@@ -193,7 +203,8 @@ class JobQueue(Takeover):
         with self._lock:
             if run_id not in self._waiting:
                 raise ValueError("This training is no longer waiting: it has started (use Stop) or ended.")
-            self._cancel_locked(run_id)
+            if teacher or not self._leave_locked(run_id, owner):
+                self._cancel_locked(run_id)
 
     def _cancel_locked(self, run_id: str) -> None:
         try:
@@ -205,7 +216,6 @@ class JobQueue(Takeover):
         self._waiting.remove(run_id)
         self._info.pop(run_id, None)
         self._lock.notify_all()
-
 
     def wait_idle(self, timeout: float) -> bool:
         """Block until no job waits or runs (tests and scripts); returns False on timeout."""
@@ -324,7 +334,7 @@ class JobQueue(Takeover):
                 self.store.update(run_id, pid=handle.pid, host=handle.host, durable=False)
             self._running[run_id] = handle
             if job is not None:
-                self._info[run_id] = Job(run_id, job.name, RUNNING, job.owner, None, job.created)
+                self._info[run_id] = dataclasses.replace(job, status=RUNNING, position=None)
             self._lock.notify_all()
 
     def _ended(self, run_id: str) -> bool:
@@ -335,4 +345,4 @@ class JobQueue(Takeover):
 
     def _with_position(self, run_id: str) -> Job:
         job = self._info[run_id]
-        return Job(job.run_id, job.name, QUEUED, job.owner, self._waiting.index(run_id) + 1, job.created)
+        return dataclasses.replace(job, status=QUEUED, position=self._waiting.index(run_id) + 1)

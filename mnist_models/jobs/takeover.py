@@ -13,8 +13,14 @@ from mnist_models.jobs.job import Job
 from mnist_models.jobs.local import AdoptedWorker
 from mnist_models.store.files import QUEUE_LOCK_FILE, try_lock
 from mnist_models.store.progress import ACTIVE_STATUSES, INTERRUPTED, QUEUED
+from mnist_models.store.run_info import RunInfo
 
 SYNC_SECONDS = 2.0  # how often the queue reads the folder for jobs another process queued, started or cancelled
+
+
+def job_of(info: RunInfo) -> Job:
+    """The queue's entry for a run waiting on disk (another process queued it, or an earlier server)."""
+    return Job(info.run_id, info.name, QUEUED, info.owners, None, info.created, info.job_key)
 
 
 class Takeover:
@@ -45,7 +51,7 @@ class Takeover:
         for info in sorted(queued.values(), key=lambda info: info.created):
             if info.run_id not in self._info:
                 self._waiting.append(info.run_id)
-                self._info[info.run_id] = Job(info.run_id, info.name, QUEUED, info.owner, None, info.created)
+                self._info[info.run_id] = job_of(info)
 
     def _adopt(self) -> None:
         """Take over what an earlier server left: its queue, and its local workers still training."""
@@ -54,13 +60,13 @@ class Takeover:
                 continue
             if info.status == QUEUED:
                 self._waiting.append(info.run_id)
-                self._info[info.run_id] = Job(info.run_id, info.name, QUEUED, info.owner, None, info.created)
+                self._info[info.run_id] = job_of(info)
             elif info.status in ACTIVE_STATUSES:
                 meta_pid = self.store.worker_pid(info.run_id)
                 if info.executor == "local" and meta_pid is not None:
                     self._running[info.run_id] = AdoptedWorker(meta_pid)
-                    self._info[info.run_id] = Job(info.run_id, info.name, info.status, info.owner, None,
-                                                  info.created)
+                    self._info[info.run_id] = Job(info.run_id, info.name, info.status, info.owners, None,
+                                                  info.created, info.job_key)
                 elif info.executor != "local":
                     # A Ray task ends with the driver that started it: that server is gone, so is the task.
                     self.store.update(info.run_id, status=INTERRUPTED, finished=time.time(),

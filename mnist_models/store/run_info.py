@@ -52,6 +52,14 @@ class RunInfo:
     path: Path
     owner: str | None = None  # a hash of the owning browser session's identity; None for command-line runs
     executor: str = "local"
+    # Everyone the run counts for: the learner who asked first, and each who asked for an identical training and
+    # joined it (or took its result). `owner` is the first of them.
+    owners: tuple[str, ...] = ()
+    job_key: str | None = None  # what determines the result (configs, seed, data): identical jobs share it
+
+    def owned_by(self, owner: str | None) -> bool:
+        """Whether the run counts as this learner's (they asked for it, or joined it)."""
+        return owner is not None and owner in self.owners
 
     @property
     def label(self) -> str:
@@ -96,8 +104,19 @@ def info_from_meta(folder: Path, meta: dict[str, Any]) -> RunInfo:
         has_model=(folder / MODEL_FILE).is_file(),
         path=folder,
         owner=owner if isinstance(owner, str) else None,
+        owners=owners_from_meta(meta),
+        job_key=meta["job_key"] if isinstance(meta.get("job_key"), str) else None,
         executor=str(meta.get("executor") or "local"),
     )
+
+
+def owners_from_meta(meta: dict[str, Any]) -> tuple[str, ...]:
+    """The run's owners: its `owners` list when it has one (a shared run), else its one `owner` (older runs)."""
+    owners = meta.get("owners")
+    if isinstance(owners, list):
+        return tuple(dict.fromkeys(item for item in owners if isinstance(item, str) and item))
+    owner = meta.get("owner")
+    return (owner,) if isinstance(owner, str) and owner else ()
 
 
 def effective_status(meta: dict[str, Any]) -> str:

@@ -49,7 +49,9 @@ from mnist_models.store.run_info import (
     clean_name,
     effective_status,
     info_from_meta,
+    owners_from_meta,
 )
+from mnist_models.store.settings import default_root, max_runs_per_owner
 from mnist_models.store.worker_files import WorkerFiles
 
 log = logging.getLogger(__name__)
@@ -57,26 +59,8 @@ log = logging.getLogger(__name__)
 __all__ = ["ACTIVE_STATUSES", "FINAL_STATUSES", "NotYourRunError", "RunInfo", "RunLimitError", "RunNotFoundError",
            "RunStore"]
 
-RUNS_ENV = "MNIST_RUNS_DIR"
 
 
-MAX_RUNS_ENV = "MNIST_MAX_RUNS_PER_LEARNER"
-DEFAULT_MAX_RUNS = 100  # a learner's kept runs: a whole Lab several times over, small enough for a class's disk
-
-
-def max_runs_per_owner() -> int:
-    """MNIST_MAX_RUNS_PER_LEARNER, or the default; a bad value raises ValueError saying what to set."""
-    text = os.environ.get(MAX_RUNS_ENV, "").strip()
-    value = int(text) if text.isdigit() else (DEFAULT_MAX_RUNS if not text else 0)
-    if value < 1:
-        raise ValueError(f"{MAX_RUNS_ENV}={text!r} is not a whole number of runs above 0; unset it for the "
-                         f"default ({DEFAULT_MAX_RUNS}).")
-    return value
-
-
-def default_root() -> Path:
-    """`$MNIST_RUNS_DIR` if set, else ./runs (shared by the CLI and the dashboard)."""
-    return Path(os.environ.get(RUNS_ENV) or "runs")
 
 
 class RunStore(WorkerFiles):
@@ -87,14 +71,14 @@ class RunStore(WorkerFiles):
 
     def create(self, model: ModelConfig, train: TrainConfig, *, preset: str | None = None, name: str | None = None,
                device: str = "", params: int = 0, status: str = STARTING, owner: str | None = None,
-               executor: str = "local", files: dict[str, bytes] | None = None) -> str:
+               executor: str = "local", files: dict[str, bytes] | None = None, job_key: str | None = None) -> str:
         """Make a folder for a new run and return its id. A queued run waits for the job queue to start it;
         any other starts as `status` ("starting") with this process as its worker until a worker takes over.
         `files` (plain names to contents) are written into the folder first: what a job needs besides its
         config, such as a fine-tuning's starting model, so that the job never reads anything outside its run."""
         if owner is not None:
             limit = max_runs_per_owner()
-            if sum(info.owner == owner for info in self.list()) >= limit:
+            if sum(info.owned_by(owner) for info in self.list()) >= limit:
                 raise RunLimitError(f"You keep {limit} runs, the most this server allows for one learner: delete "
                                     "some on the Runs page first.")
         for file_name in files or {}:
@@ -119,6 +103,8 @@ class RunStore(WorkerFiles):
                 "preset": preset,
                 "status": status,
                 "owner": owner,
+                "owners": [owner] if owner is not None else [],
+                "job_key": job_key,
                 "executor": executor,
                 "created": now,
                 "finished": None,
@@ -169,22 +155,47 @@ class RunStore(WorkerFiles):
     def check_owner(self, run_id: str, owner: str | None, teacher: bool = False) -> RunInfo:
         """The run's info if `owner` may change it (its owner, or a teacher); else NotYourRunError."""
         info = self.get(run_id)
-        if not (teacher or (owner is not None and info.owner == owner)):
+        if not (teacher or info.owned_by(owner)):
             raise NotYourRunError(f"Run {info.name!r} is somebody else's: only its owner, or a teacher, can change it.")
         return info
 
     def rename(self, run_id: str, name: str, *, owner: str | None = None, teacher: bool = False) -> None:
         info = self.check_owner(run_id, owner, teacher)
+        if len(info.owners) > 1 and not teacher:
+            raise NotYourRunError(f"Run {info.name!r} is shared with other learners who trained the same network: "
+                                  "it keeps its name.")
         self.update(run_id, name=clean_name(name, info.name))
 
     def delete(self, run_id: str, *, owner: str | None = None, teacher: bool = False) -> None:
-        """Remove a finished run's folder; a running or queued one must be stopped or cancelled first."""
+        """Remove a finished run's folder; a running or queued one must be stopped or cancelled first. A learner
+        who shares the run with others only leaves it: it stays theirs."""
         info = self.check_owner(run_id, owner, teacher)
+        if len(info.owners) > 1 and not teacher:
+            self.remove_owner(run_id, owner)
+            return
         if info.status in ACTIVE_STATUSES:
             raise ValueError(f"Run {info.name!r} is still training: stop it before deleting it.")
         if info.status == QUEUED:
             raise ValueError(f"Run {info.name!r} is waiting in the queue: cancel it instead.")
         shutil.rmtree(info.path)
+
+    def add_owner(self, run_id: str, owner: str) -> None:
+        """Make the run count for one more learner too (an identical training they joined, or whose result they
+        took); a learner already among its owners changes nothing."""
+        self._change_owners(run_id, lambda owners: [*owners, owner] if owner not in owners else owners)
+
+    def remove_owner(self, run_id: str, owner: str | None) -> None:
+        """The run no longer counts for this learner (the others keep it)."""
+        self._change_owners(run_id, lambda owners: [item for item in owners if item != owner])
+
+    def _change_owners(self, run_id: str, change) -> None:
+        folder = self.folder(run_id)
+        with locked(folder):
+            meta = self._read_meta(folder)
+            owners = list(owners_from_meta(meta))
+            changed = change(owners)
+            meta.update(owners=changed, owner=changed[0] if changed else None)
+            self._write_meta(folder, meta)
 
     def claim(self, run_id: str) -> bool:
         """Turn a queued run into a starting one, under its lock; False if it is no longer queued (another
