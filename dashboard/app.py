@@ -1,4 +1,5 @@
-"""Entry point: `streamlit run dashboard/app.py` opens the pages Lab (first), Train, Runs, Draw and Inspect."""
+"""Entry point: `streamlit run dashboard/app.py` opens the pages Lab (first), Train, Runs, Draw and Inspect, and Class
+for an unlocked teacher."""
 
 import os
 import sys
@@ -13,7 +14,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import streamlit as st  # noqa: E402
 
 from dashboard import state  # noqa: E402
-from dashboard.identity import remember_identity, teacher_ui  # noqa: E402
+from dashboard.identity import is_teacher, remember_identity, teacher_ui  # noqa: E402
+from dashboard.learner_ui import display_name_ui  # noqa: E402
 from dashboard.presentation import presentation_ui  # noqa: E402
 from dashboard.widgets import keep_controls  # noqa: E402
 
@@ -21,13 +23,17 @@ st.set_page_config(page_title="MNIST lab: neural networks without a PhD", page_i
 remember_identity()  # every page: this browser's jobs are its own, across refreshes
 keep_controls()  # the Train page's settings survive visits to the other pages
 presentation_ui()  # ?present=1 or the sidebar toggle: large text and charts for a projector
+display_name_ui()  # the name the teacher's Class page shows for this learner
 teacher_ui()
-navigation = st.navigation([
+pages = [
     st.Page("app_pages/lab.py", title="Lab", icon=":material/school:", default=True),
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
     st.Page("app_pages/runs.py", title="Runs", icon=":material/history:"),
     st.Page("app_pages/draw.py", title="Draw", icon=":material/draw:"),
     st.Page("app_pages/inspect.py", title="Inspect", icon=":material/troubleshoot:"),
-])
+]
+if is_teacher():  # only an unlocked teacher sees the class; for anybody else /class is no page at all
+    pages.append(st.Page("app_pages/class_page.py", title="Class", icon=":material/groups:", url_path="class"))
+navigation = st.navigation(pages)
 navigation.run()
 state.page_drawn()  # only now may the job queue's ready worker start importing TensorFlow

@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from dashboard.safe_text import plotly_text
+
 # Colours that stay apart on a washed-out classroom projector and for colour-blind viewers (Okabe-Ito).
 TRAIN_COLOUR = "#E69F00"
 VALIDATION_COLOUR = "#56B4E9"
@@ -112,7 +114,8 @@ def comparison_figure(runs: Mapping[str, Curves], metric: str, height: int = 380
     hover = "%{y:.2%}" if metric == "accuracy" else "%{y:.4f}"
     for index, (label, curves) in enumerate(runs.items()):
         x, y = _series(curves.get("test", ()), metric)
-        figure.add_trace(go.Scatter(x=x, y=y, name=label, mode="lines+markers", hovertemplate=hover,
+        # A run's label holds its name, which a learner types: Plotly would read tags in it (a link, styling).
+        figure.add_trace(go.Scatter(x=x, y=y, name=plotly_text(label), mode="lines+markers", hovertemplate=hover,
                                     line={"width": 3, "color": COMPARE_COLOURS[index % len(COMPARE_COLOURS)]}))
     if metric == "accuracy":
         figure.update_yaxes(tickformat=".1%")
@@ -130,12 +133,13 @@ def train_test_figure(runs: Mapping[str, Curves], metric: str, height: int = 380
     values, tested = [], []
     for index, (label, curves) in enumerate(runs.items()):
         colour = COMPARE_COLOURS[index % len(COMPARE_COLOURS)]
+        shown = plotly_text(label)  # a lesson run's label is its name, which a learner can change
         for split, dash, width in (("train", "dash", 2), ("test", "solid", 4)):
             x, y = _series(curves.get(split, ()), metric)
             values.extend(y)
             tested.extend(y if split == "test" else [])
-            figure.add_trace(go.Scatter(x=x, y=y, name=f"{label}: {split}", mode="lines", hovertemplate=hover,
-                                        legendgroup=label, line={"width": width, "dash": dash, "color": colour}))
+            figure.add_trace(go.Scatter(x=x, y=y, name=f"{shown}: {split}", mode="lines", hovertemplate=hover,
+                                        legendgroup=shown, line={"width": width, "dash": dash, "color": colour}))
     if metric == "accuracy":
         # Zoomed onto the test curves once they are past chance; the early training points may run off the bottom.
         low = max(0.0, min(tested) - 0.03) if tested and min(tested) > 0.5 else 0.0
@@ -187,7 +191,7 @@ def gap_figure(runs: Mapping[str, Curves], metric: str, height: int = 380) -> go
     hover = "%{y:.2f} points" if metric == "accuracy" else "%{y:.4f}"
     for index, (label, curves) in enumerate(runs.items()):
         x, y = overfitting_gap(curves, metric)
-        figure.add_trace(go.Scatter(x=x, y=y, name=label, mode="lines+markers", hovertemplate=hover,
+        figure.add_trace(go.Scatter(x=x, y=y, name=plotly_text(label), mode="lines+markers", hovertemplate=hover,
                                     line={"width": 3, "color": COMPARE_COLOURS[index % len(COMPARE_COLOURS)]}))
     # Zero is "as good on unseen images as on the training images": the line the gap grows away from.
     figure.add_hline(y=0, line={"color": "#555", "dash": "dash", "width": 1})

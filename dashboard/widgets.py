@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 import streamlit as st
 
 from dashboard.controls_spec import is_control_key
+from dashboard.safe_text import plain as plain  # the pages' one way to show user text in Markdown
 from mnist_models.store.runs import RunInfo
 
 OTHER_KEPT_KEYS = ("lab_step", "lesson_fix")  # the Lab's chosen step and lesson fix
@@ -30,7 +29,3 @@ def model_ui(runs: list[RunInfo], key: str) -> RunInfo:
                           help="Every saved run with a model, the highest test accuracy first.")
     return by_id[run_id]
 
-
-def plain(text: str) -> str:
-    """User-given text (a run's name) made safe to put inside Markdown: shown as typed, never as a link or image."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$])", r"\\\1", text)

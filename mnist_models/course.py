@@ -42,6 +42,9 @@ class Step:
     preset: str | None = None
     lesson: str | None = None  # "overfitting": the step offers the one-click overfitting lesson
     target: float | None = None  # the test accuracy to reach, for a step beyond the codelab (which gives none)
+    # "Predict before you run": a yes-or-no question about the result, and how the run answers it (see `outcome`).
+    predict: str | None = None
+    predict_measure: str | None = None
 
     @property
     def trains(self) -> Preset | None:
@@ -64,6 +67,11 @@ def steps(path: Path = COURSE_FILE) -> tuple[Step, ...]:
             raise ValueError(f"{where} has unknown fields {', '.join(unknown)}.")
         if raw.get("preset") is not None and raw["preset"] not in PRESETS:
             raise ValueError(f"{where} trains the unknown preset {raw['preset']!r}.")
+        if ("predict" in raw) != ("predict_measure" in raw):
+            raise ValueError(f"{where} needs both predict and predict_measure, or neither.")
+        if "predict_measure" in raw and not _measure_ok(raw["predict_measure"]):
+            raise ValueError(f"{where} has an unknown predict_measure {raw['predict_measure']!r}: use "
+                             f"{', '.join(MEASURES)}, or test_above:<accuracy between 0 and 1>.")
         found.append(Step(**{key: value.strip() if isinstance(value, str) else value for key, value in raw.items()}))
     ids = [step.id for step in found]
     if len(set(ids)) != len(ids):
@@ -71,6 +79,39 @@ def steps(path: Path = COURSE_FILE) -> tuple[Step, ...]:
     if not found:
         raise ValueError(f"{path.name} has no [[step]].")
     return tuple(found)
+
+
+MEASURES = ("beats_previous", "test_loss_turns_up", "test_above:<accuracy>")
+PREDICT_CHOICES = ("Yes", "No")
+TURN_UP = 1.02  # the last test loss this much above its lowest counts as turning upward, not as noise
+
+
+def _measure_ok(measure: object) -> bool:
+    if measure in ("beats_previous", "test_loss_turns_up"):
+        return True
+    if isinstance(measure, str) and measure.startswith("test_above:"):
+        try:
+            return 0.0 < float(measure.split(":", 1)[1]) < 1.0
+        except ValueError:
+            return False
+    return False
+
+
+def outcome(step: Step, test_curve: Sequence[dict], accuracy: float | None, previous: float | None) -> str | None:
+    """How a run of the step answers its prediction question ("Yes" or "No"), from its test curve (points with
+    "loss") and final test accuracy, and the learner's best on the previous step; None when it cannot tell."""
+    measure = step.predict_measure
+    if measure is None or accuracy is None:
+        return None
+    if measure.startswith("test_above:"):
+        return PREDICT_CHOICES[accuracy < float(measure.split(":", 1)[1])]
+    if measure == "beats_previous":
+        return None if previous is None else PREDICT_CHOICES[accuracy <= previous]
+    losses = [point["loss"] for point in test_curve if isinstance(point.get("loss"), int | float)]
+    if len(losses) < 2:
+        return None
+    lowest = min(losses[:-1])
+    return PREDICT_CHOICES[not losses[-1] > lowest * TURN_UP]
 
 
 def get_step(step_id: str) -> Step:

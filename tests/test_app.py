@@ -313,7 +313,7 @@ def test_each_learner_controls_only_their_own_job_and_a_teacher_any(runs_folder,
         "1 layer: softmax (modified) · waiting, number 1 in the queue · yours"}
     # A third learner presses Train while the Watching box already lists two jobs: her page follows her job.
     cat = choose_preset(session("c" * 32), "softmax")
-    set_numbers(cat, train_size=500, validation_size=100, epochs=1)
+    set_numbers(cat, train_size=500, validation_size=100, epochs=2)  # not Bob's: an identical one would join his
     assert cat.selectbox(key="watch").label == "Watching"
     train_button(cat).click().run()
     assert not cat.exception, [item.value for item in cat.exception]
@@ -727,7 +727,7 @@ def test_fine_tune_on_my_digits_runs_through_the_queue_and_shows_before_and_afte
     [fine_tune] = [button for button in at.button if button.label == "Fine-tune on my digits"]
     assert fine_tune.disabled, "a copy of somebody else's run (here the command line's) is not this learner's to make"
     assert any("one of your own runs" in caption.value for caption in at.caption)
-    store.update(weaker.run_id, owner=owner_of(at.session_state["identity"]))  # now it is this learner's run
+    store.add_owner(weaker.run_id, owner_of(at.session_state["identity"]))  # now it is this learner's run
     at.run()
     [fine_tune] = [button for button in at.button if button.label == "Fine-tune on my digits"]
     assert not fine_tune.disabled
@@ -747,6 +747,6 @@ def test_fine_tune_on_my_digits_runs_through_the_queue_and_shows_before_and_afte
         assert "your held-out digits (3" in text and "MNIST test set" in text, text
         assert len(at.selectbox(key="draw_model").options) == 3, "the fine-tuned copy is a run of its own"
     finally:
-        store.update(weaker.run_id, owner=None)
+        store.remove_owner(weaker.run_id, owner_of(at.session_state["identity"]))
         digits.delete([digit.digit_id for digit in digits.list()])
         shutil.rmtree(store.folder(job.run_id))

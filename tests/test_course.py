@@ -70,3 +70,37 @@ def test_lesson_runs_finds_the_owners_latest_pair(tmp_path):
     assert [info.run_id for info in course.lesson_runs(store.list(), me)] == ids
     assert course.lesson_runs(store.list(), "6382b3cc881412b77bfcaeed") == []
     assert course.lesson_runs(store.list(), None) == []
+
+
+def test_every_training_step_asks_for_a_prediction_the_run_can_answer():
+    training = [step for step in course.steps() if step.preset]
+    assert training and all(step.predict and step.predict_measure for step in training)
+
+
+def test_the_run_answers_the_prediction():
+    by_id = {step.id: step for step in course.steps()}
+    rising = [{"loss": 0.30}, {"loss": 0.20}, {"loss": 0.26}]
+    falling = [{"loss": 0.30}, {"loss": 0.20}, {"loss": 0.199}]
+    noisy = [{"loss": 0.30}, {"loss": 0.200}, {"loss": 0.203}]
+    adam = by_id["five-layer-relu-adam"]
+    assert course.outcome(adam, rising, 0.97, None) == "Yes"
+    assert course.outcome(adam, falling, 0.97, None) == "No"
+    assert course.outcome(adam, noisy, 0.97, None) == "No", "a wiggle within 2% is not a turn"
+    assert course.outcome(adam, rising[:1], 0.97, None) is None
+    softmax = by_id["softmax"]
+    assert (course.outcome(softmax, [], 0.905, None), course.outcome(softmax, [], 0.899, None)) == ("Yes", "No")
+    relu = by_id["five-layer-relu"]
+    assert course.outcome(relu, [], 0.97, 0.96) == "Yes" and course.outcome(relu, [], 0.95, 0.96) == "No"
+    assert course.outcome(relu, [], 0.97, None) is None, "no previous result, no answer"
+    assert course.outcome(softmax, [], None, None) is None
+
+
+def test_a_prediction_needs_its_measure(tmp_path):
+    bad = tmp_path / "course.toml"
+    bad.write_text('[[step]]\nid = "a"\ntitle = "A"\ntheory = "t"\nlook_for = "l"\nquestion = "q"\nanswer = "a"\n'
+                   'preset = "softmax"\npredict = "Will it?"\n')
+    with pytest.raises(ValueError, match="needs both predict and predict_measure"):
+        course.steps(bad)
+    bad.write_text(bad.read_text() + 'predict_measure = "test_above:2"\n')
+    with pytest.raises(ValueError, match="unknown predict_measure"):
+        course.steps(bad)

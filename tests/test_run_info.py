@@ -134,3 +134,7 @@ def test_clean_name_cuts_before_it_falls_back():
     # 80 characters of spaces and then a word: the cut keeps the word, since spaces are collapsed first.
     assert clean_name(" " * 100 + "late", "fallback") == "late"
     assert clean_name("\x1b" * 5, "fallback") == "fallback"
+
+
+def test_clean_name_drops_bidi_overrides_that_would_reverse_the_text_around_it():
+    assert clean_name("abc\u202eevil\u2066x\u2069", "f") == "abc evil x"

@@ -64,7 +64,7 @@ def quick_model_ui() -> None:
             # No preset: a shorter training than the preset's, which the Lab must not credit as the step's.
             queue.submit(model, train, owner=me, name="Quick convnet (Draw page)")
         except (QueueFullError, RuntimeError, ValueError, OSError) as error:
-            st.warning(str(error))
+            st.warning(plain(error))
             return
         st.rerun()
 
@@ -76,7 +76,7 @@ def decode_drawing(png: bytes | None) -> np.ndarray | None:
     try:
         return read_drawing(png)
     except ValueError as error:
-        st.warning(str(error))
+        st.warning(plain(error))
         return None
 
 
@@ -208,7 +208,7 @@ def keep_ui(digit_image: np.ndarray | None, answer: int | None) -> None:
         try:
             MyDigits(state.run_store(), owner()).add(digit_image, int(label))
         except (ValueError, OSError) as error:
-            st.warning(str(error))
+            st.warning(plain(error))
             return
         st.session_state["canvas_version"] += 1
         st.toast(f"Kept as a {label}. Draw the next one.", icon=":material/check:")
@@ -252,13 +252,13 @@ def fine_tune_ui(run: RunInfo, runs: list[RunInfo], kept: list, me: str | None) 
     """Fine-tune a copy of the chosen run on the learner's digits (through the job queue), and before/after."""
     queue, store, key = state.job_queue(), state.run_store(), owner()
     running = [job for job in queue.jobs_of(owner()) if not getattr(state.progress_if_any(job.run_id), "done", True)]
-    yours = run.owner == key or is_teacher()
+    yours = run.owned_by(key) or is_teacher()
     if not yours:
         st.caption("Fine-tuning copies one of your own runs: choose one of yours in the Model box.")
     clicked = st.button(
         "Fine-tune on my digits", icon=":material/tune:",
         disabled=len(kept) < MIN_FOR_FINE_TUNE or bool(running) or not yours,
-        help=f"Trains a copy of {run.name} for {FINE_TUNE_EPOCHS} epochs on two of every three of your digits, "
+        help=f"Trains a copy of {plain(run.name)} for {FINE_TUNE_EPOCHS} epochs on two of every three of your digits, "
              f"mixed with {FINE_TUNE_MNIST_IMAGES:,} MNIST training images so that it does not forget MNIST, and "
              f"scores it on the third it never saw. Needs {MIN_FOR_FINE_TUNE} digits or more.")
     if clicked:
@@ -267,13 +267,13 @@ def fine_tune_ui(run: RunInfo, runs: list[RunInfo], kept: list, me: str | None) 
                                                                 teacher=is_teacher())
             queue.submit(model, train, owner=owner(), name=name, files=files)
         except (QueueFullError, RuntimeError, ValueError, OSError, LookupError) as error:
-            st.warning(str(error))
+            st.warning(plain(error))
             return
         st.rerun()
     if running:
         progress_bar_ui(running[0].run_id, running[0].name)
         return
-    mine = [info for info in runs if info.owner == key and my_digits.has_result(info)]
+    mine = [info for info in runs if info.owned_by(key) and my_digits.has_result(info)]
     if mine:
         fine_tune_result_ui(store, mine[0].run_id)
 

@@ -46,7 +46,7 @@ def step_choice_ui() -> tuple[int, Step]:
         if wanted in ids:
             st.session_state[STEP_KEY] = wanted
         else:
-            st.warning(f"The link asks for a step called {plain(wanted[:40])!r}, which this course does not have: "
+            st.warning(f"The link asks for a step called {plain(repr(wanted[:40]))}, which this course does not have: "
                        f"showing the first step. The steps are {', '.join(ids)}.", icon=":material/link_off:")
     st.session_state["_lab_step_param"] = wanted
     if st.session_state.get(STEP_KEY) not in ids:
@@ -179,7 +179,7 @@ def training_step_ui(step: Step) -> None:
     if mine:
         st.caption(f"You have a training under way ({plain(mine[0].name)}); one at a time per learner.")
     if "lab_error" in st.session_state:
-        st.warning(st.session_state.pop("lab_error"))
+        st.warning(plain(st.session_state.pop("lab_error")))  # it can name a run
     latest = next(iter(course.step_runs(step, runs, key)), None)
     latest_progress = state.progress_if_any(latest.run_id) if latest is not None else None
     if latest_progress is not None and not latest_progress.done:
@@ -217,7 +217,7 @@ def lesson_ui() -> None:
         progress = {label: item for label, item in found.items() if item is not None}  # a deleted run drops out
         shown = {label: item.curves() for label, item in progress.items()}
         status = ", ".join(f"{label}: {item.status}" for label, item in progress.items())
-        st.caption(f"Your latest lesson · {status}")
+        st.caption(f"Your latest lesson · {plain(status)}")  # the runs' names, which a learner can change
         train_test_charts_ui(shown, key="lesson", side_by_side=True)
         if active and all(item.done for item in progress.values()):
             st.rerun()

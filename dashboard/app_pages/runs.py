@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard import charts, state
 from dashboard.identity import is_teacher, owner
+from dashboard.safe_text import code
 from dashboard.widgets import plain
 from mnist_models import config as cfg
 from mnist_models.store import export
@@ -71,7 +72,7 @@ def details_ui(info: RunInfo) -> None:
     with st.expander("Settings"):
         st.json({"model": cfg.to_dict(model), "train": cfg.to_dict(train)})
     downloads_ui(info, history)
-    if info.owner == owner() or is_teacher():
+    if info.owned_by(owner()) or is_teacher():
         actions_ui(info)
 
 
@@ -166,7 +167,7 @@ def page() -> None:
                 "--preset softmax`); every run is saved here.")
         st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
         return
-    st.caption(f"{len(runs)} run(s) in `{state.run_store().root}`. Select a row to see its curves and settings.")
+    st.caption(f"{len(runs)} run(s) in {code(state.run_store().root)}. Select a row to see its curves and settings.")
     selected = runs_table_ui(runs)
     compare_ui(runs)
     if selected is not None:

@@ -54,7 +54,7 @@ def watch_ui(queue: JobQueue, me: str) -> str | None:
     if "job_id" not in st.session_state:
         # A new session (a refresh, the next day): show this browser's newest run again.
         key = me
-        st.session_state["job_id"] = next((info.run_id for info in store.list() if info.owner == key), None)
+        st.session_state["job_id"] = next((info.run_id for info in store.list() if info.owned_by(key)), None)
     own = st.session_state.get("job_id")
     if own and own not in labels:
         try:
@@ -105,7 +105,7 @@ def buttons_ui(problems: list[str], run_id: str | None, settings: tuple) -> None
         buttons[2].caption(f"Training {plain(mine[0].name)}: other pages keep working meanwhile, and it goes on "
                            "if you close the browser.")
     if "train_error" in st.session_state:
-        st.warning(st.session_state.pop("train_error"))
+        st.warning(plain(st.session_state.pop("train_error")))  # a refusal can name a run
 
 
 def _controls_now() -> dict:
@@ -157,7 +157,7 @@ def page() -> None:
     st.title("Train a network")
     url_ui()
     for note in st.session_state.pop("url_notes", []):
-        st.warning(f"From the link: {note}", icon=":material/link_off:")
+        st.warning(f"From the link: {plain(note)}", icon=":material/link_off:")
     if presenting():
         controls = st.expander("Network and training settings", expanded=False, icon=":material/tune:")
         results = st.container()

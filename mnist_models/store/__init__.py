@@ -3,7 +3,8 @@
 `files` (file names, atomic writes, locks), `progress` (statuses, curve points, progress snapshots, scoring),
 `run_info` (what meta.json says, checked), `runs` (RunStore: create, update, read, stop, delete; owners checked),
 `worker_files` (what a worker writes, and moving a run to a worker on another machine), and beside the
-runs `my_digits` (a learner's own drawings and fine-tuning on them) and `export` (curves as CSV).
+runs `my_digits` (a learner's own drawings and fine-tuning on them), `learners` (each learner's chosen
+name, Lab step and guesses, for the teacher's Class page) and `export` (curves as CSV).
 """
 
 from mnist_models.store.files import HOST, pid_alive, write_atomic, write_json_atomic

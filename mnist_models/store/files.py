@@ -31,6 +31,7 @@ SNAPSHOT_FILE = "my_digits.npz"
 BASE_MODEL_FILE = "base_model.keras"
 RESULT_FILE = "fine_tune.json"
 DIGITS_DIR = "_digits"  # beside the runs: each owner's kept drawings (not a run id, so the store skips it)
+LEARNERS_DIR = "_learners"  # beside the runs: each learner's chosen name, Lab step and guesses
 
 # The files a worker writes that readers elsewhere (another machine's server) need, besides TensorBoard's.
 PUBLISHED_FILES = (META_FILE, HISTORY_FILE, MODEL_FILE, INSIGHT_FILE, RESULT_FILE)
@@ -42,6 +43,18 @@ RESERVED_FILES = frozenset({CONFIG_FILE, HISTORY_FILE, META_FILE, MODEL_FILE, ST
 # A run id: when it was made, the preset's slug, and random hex; checked before any id becomes a path.
 RUN_ID = re.compile(r"^\d{8}-\d{6}-[a-z0-9-]{1,40}-[0-9a-f]{6}$")
 HOST = socket.gethostname()
+
+
+def folder_state(root: Path) -> tuple[tuple[str, int], ...]:
+    """Every run folder under `root` with its meta.json's modification time (ns), sorted: it changes whenever a run
+    is made, deleted or publishes, so a reader can cache what it built from the runs under it (one stat a run)."""
+    found = []
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError), os.scandir(root) as entries:
+        for entry in entries:
+            if RUN_ID.fullmatch(entry.name):
+                with contextlib.suppress(OSError):  # a run deleted meanwhile, or one still being made
+                    found.append((entry.name, os.stat(os.path.join(entry.path, META_FILE)).st_mtime_ns))
+    return tuple(sorted(found))
 
 
 def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:

@@ -72,7 +72,8 @@ class RunInfo:
 
 def clean_name(name: str | None, fallback: str) -> str:
     """A display name: control characters removed, spaces collapsed, at most 80 characters."""
-    text = re.sub(r"[\x00-\x1f\x7f]", " ", name or "")
+    # Control characters, and the bidi overrides and isolates that would reverse the text around a name.
+    text = re.sub(r"[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]", " ", name or "")
     text = " ".join(text.split())[:MAX_NAME_LENGTH]
     return text or fallback
 
