@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from mnist_models.data import Mnist, load_mnist
+from mnist_models.store.runs import RunStore
 
 # Property-based tests (tests/test_properties.py). "ci", the default, is fixed and derandomized, so every run
 # tries the same examples, sized to take seconds; `pytest --hypothesis-profile=long` tries ten times as many,
@@ -45,3 +46,22 @@ def runs_dir(tmp_path, monkeypatch):
 def mnist() -> Mnist:
     """The bundled dataset, loaded (and checksum-verified) once for the whole session."""
     return load_mnist()
+
+
+@pytest.fixture
+def lab(tmp_path, monkeypatch):
+    """A fresh run store, and the pages' job queue replaced by one whose jobs never start."""
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "lab-runs"))
+    import lab_support
+    import streamlit as st
+
+    from dashboard import state
+    from mnist_models.jobs.queue import JobQueue
+
+    st.cache_resource.clear()
+    store = RunStore(tmp_path / "lab-runs")
+    queue = JobQueue(store, executor=lab_support.ParkedExecutor(), max_running=50)
+    monkeypatch.setattr(state, "job_queue", lambda: queue)
+    yield store
+    queue.shutdown()
+    st.cache_resource.clear()

@@ -8,74 +8,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import streamlit as st
+from lab_support import LEARNER, open_lab
 from streamlit.testing.v1 import AppTest
 
-from dashboard import state
 from dashboard.identity import owner_of
 from mnist_models import course
 from mnist_models.config import loads
-from mnist_models.jobs.queue import JobQueue
 from mnist_models.presets import PRESETS
-from mnist_models.store.runs import HOST, RunStore
+from mnist_models.store.runs import RunStore
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 TIMEOUT = 60  # the first run imports pandas, plotly and the core package on a loaded 2-core machine
-LEARNER = "learner-in-test"
-
-
-class ParkedWorker:
-    pid = None
-    host = HOST
-
-    def poll(self):
-        return None  # "still running", for as long as the test lasts
-
-    def kill(self):
-        pass
-
-    def exit_reason(self, code):
-        return "parked"
-
-
-class ParkedExecutor:
-    """Accepts every job and starts nothing: what the queue did is all the test looks at."""
-
-    name = "local"
-
-    def start(self, store, run_id, threads):
-        return ParkedWorker()
-
-    def prepare(self):
-        pass
-
-    def close(self):
-        pass
-
-
-@pytest.fixture
-def lab(tmp_path, monkeypatch):
-    """A fresh run store, and the pages' job queue replaced by one whose jobs never start."""
-    monkeypatch.setenv("MNIST_RUNS_DIR", str(tmp_path / "lab-runs"))
-    st.cache_resource.clear()
-    store = RunStore(tmp_path / "lab-runs")
-    queue = JobQueue(store, executor=ParkedExecutor(), max_running=50)
-    monkeypatch.setattr(state, "job_queue", lambda: queue)
-    yield store
-    queue.shutdown()
-    st.cache_resource.clear()
-
-
-def open_lab(step: str | None = None, identity: str = LEARNER, **params: str) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    at.session_state["identity"] = identity
-    for name, value in params.items():
-        at.query_params[name] = value
-    at.run()
-    if step is not None:
-        at.selectbox(key="lab_step").select(step).run()
-    assert not at.exception, [item.value for item in at.exception]
-    return at
 
 
 def buttons(at: AppTest) -> list[str]:

@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard import charts, state
 from dashboard.identity import owner
+from dashboard.lab_class import identical_choice_ui, prediction_ui, record_step
 from dashboard.live_chart import live_chart
 from dashboard.live_view import live_ui
 from dashboard.presentation import presenting
@@ -22,6 +23,7 @@ from mnist_models.store.runs import RunInfo
 STEP_KEY = "lab_step"  # the chosen step's id, kept across pages by the entry script
 STEP_PARAM = "step"  # ?step=conv opens that step (a teacher's link)
 FIX_KEY = "lesson_fix"
+IDENTICAL_KEY = "lab_identical"  # (spec, run id) of a finished identical training, while the learner chooses
 CHART_HEIGHT = 340
 SAMPLE_DIGITS = 12
 
@@ -171,11 +173,20 @@ def training_step_ui(step: Step) -> None:
     st.caption(f"{preset.description} {preset.params:,} parameters · {train.epochs} epochs · "
                f"batches of {train.batch_size}.")
     mine = state.job_queue().jobs_of(me)
+    previous_step = course.previous_training_step(step)
+    prediction_ui(step, best, course.best_run(previous_step, runs, key) if previous_step else None)
+    spec = JobSpec(model, train, preset.name, preset.title)
     if st.button("Train this step", type="primary", icon=":material/play_arrow:", key=f"train_step_{step.id}",
                  disabled=bool(mine), help="Trains this step's network with the codelab's settings. To change "
                                            "them, open the same preset on the Train page."):
-        submit([JobSpec(model, train, preset.name, preset.title)])
+        # A classmate's identical training under way is joined by the queue; a finished one is offered instead.
+        done = state.job_queue().identical_result(spec)
+        if done is not None:
+            st.session_state[IDENTICAL_KEY] = (spec, done.run_id)
+        else:
+            submit([spec])
         st.rerun()
+    identical_choice_ui(IDENTICAL_KEY, lambda again: submit([again]))
     if mine:
         st.caption(f"You have a training under way ({plain(mine[0].name)}); one at a time per learner.")
     if "lab_error" in st.session_state:
@@ -239,6 +250,7 @@ def page() -> None:
     progress_table_ui(runs, owner())
     number, step = step_choice_ui()
     st.header(f"Step {number}: {step.title}", anchor=False)
+    record_step(step)
     theory, results = st.columns([1, 1], gap="large")
     with theory:
         theory_ui(step)

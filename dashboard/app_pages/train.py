@@ -7,6 +7,7 @@ import streamlit as st
 from dashboard import presentation, state
 from dashboard.controls_spec import PRESET_KEY, URL_LIMITS, is_control_key
 from dashboard.identity import is_teacher, owner
+from dashboard.lab_class import identical_choice_ui
 from dashboard.live_view import live_ui
 from dashboard.presentation import presenting
 from dashboard.train_controls import network_ui, preset_ui, problems_ui, set_controls, summary_ui, training_ui
@@ -14,13 +15,15 @@ from dashboard.widgets import plain
 from mnist_models import share
 from mnist_models.budget import budget_problems
 from mnist_models.config import ModelConfig, TrainConfig
-from mnist_models.jobs.queue import Job, JobQueue, NotYourJobError, QueueFullError
+from mnist_models.jobs.job import Job, JobSpec, NotYourJobError, QueueFullError
+from mnist_models.jobs.queue import JobQueue
 from mnist_models.presets import PRESETS, Preset
 from mnist_models.store.runs import RunNotFoundError
 
 URL_STATE_KEY = "_train_url"  # the address as this page last wrote it
 CONTROLS_STATE_KEY = "_train_url_controls"  # the controls' values when this page last wrote the address
 APP_PARAMS = (presentation.KEY,)  # parameters of the whole app, not Train settings
+IDENTICAL_KEY = "train_identical"  # (spec, run id) of a finished identical training, while the learner chooses
 
 
 def start_training(model: ModelConfig, train: TrainConfig, preset: Preset, name: str) -> None:
@@ -29,9 +32,19 @@ def start_training(model: ModelConfig, train: TrainConfig, preset: Preset, name:
     unchanged = preset.configs() == (model, train)
     if not unchanged and name.strip() == preset.title:
         name = f"{preset.title} (modified)"
+    spec = JobSpec(model, train, preset.name if unchanged else "custom", name)
+    # A classmate's identical training under way is joined by the queue; a finished one is offered instead.
+    done = state.job_queue().identical_result(spec)
+    if done is not None:
+        st.session_state[IDENTICAL_KEY] = (spec, done.run_id)
+        return
+    submit_spec(spec)
+
+
+def submit_spec(spec: JobSpec) -> None:
+    """Queue the training (or join an identical one under way), or keep why it could not be for the page."""
     try:
-        run_id = state.job_queue().submit(model, train, owner=owner(), preset=preset.name if unchanged else "custom",
-                                          name=name)
+        run_id = state.job_queue().submit(spec.model, spec.train, owner=owner(), preset=spec.preset, name=spec.name)
     except (QueueFullError, ValueError, RuntimeError, OSError) as error:
         st.session_state["train_error"] = str(error)
         return
@@ -106,6 +119,7 @@ def buttons_ui(problems: list[str], run_id: str | None, settings: tuple) -> None
                            "if you close the browser.")
     if "train_error" in st.session_state:
         st.warning(plain(st.session_state.pop("train_error")))  # a refusal can name a run
+    identical_choice_ui(IDENTICAL_KEY, submit_spec, show_seed=lambda seed: st.session_state.update(seed=seed))
 
 
 def _controls_now() -> dict:
