@@ -39,7 +39,7 @@ def fill_store(folder: Path, count: int) -> None:
     for index in range(1, count):
         run_id = f"{original.run_id[:-6]}{index:06x}"
         shutil.copytree(store.folder(original.run_id), folder / run_id)
-        store.update(run_id, run_id=run_id, name=f"copy {index}", created=store.get(original.run_id).created + index)
+        store.update(run_id, name=f"copy {index}", created=store.get(original.run_id).created + index)
 
 
 def time_pages(folder: Path, repeats: int) -> dict[str, float]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from dashboard.controls_spec import (
@@ -177,5 +176,7 @@ def summary_ui(model: ModelConfig, valid: bool) -> None:
         return
     total = count_params(model)
     st.markdown(f"**{total:,} parameters** (weights and biases the network learns)")
-    st.dataframe(pd.DataFrame(summary_rows(model)), hide_index=True, width="stretch",
-                 column_config={"params": st.column_config.NumberColumn("params", format="localized")})
+    # A Markdown table rather than a data grid: the page then loads neither pandas nor the grid's script.
+    rows = "".join(f"| {row['layer']} | {row['type']} | {row['output shape']} | {row['params']:,} |\n"
+                   for row in summary_rows(model))
+    st.markdown("| layer | type | output shape | params |\n|---|---|---|---:|\n" + rows)
