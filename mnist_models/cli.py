@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from mnist_models import cli_code
 from mnist_models import config as configs
 from mnist_models.architecture import count_params
 from mnist_models.budget import budget_problems
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     runs = commands.add_parser("runs", help="list saved runs", description="List the saved runs, newest first.")
     runs.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
+    cli_code.add_parsers(commands)
     return parser
 
 
@@ -65,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         return _presets()
     if args.command == "runs":
         return _runs(args.json)
+    if args.command in cli_code.COMMANDS:
+        return cli_code.main(args)
     return _train(args)
 
 
