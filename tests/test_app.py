@@ -751,3 +751,18 @@ def test_fine_tune_on_my_digits_runs_through_the_queue_and_shows_before_and_afte
         store.remove_owner(weaker.run_id, owner_of(at.session_state["identity"]))
         digits.delete([digit.digit_id for digit in digits.list()])
         shutil.rmtree(store.folder(job.run_id))
+
+
+def test_train_shows_the_keras_code_of_exactly_its_settings(runs_folder):
+    from mnist_models.code_in import read_code
+    from mnist_models.presets import get_preset as preset_named
+
+    at = choose_preset(open_app(), "conv")
+    set_numbers(at, epochs=7)
+    at.toggle(key="train_code_show").set_value(True).run()
+    assert not at.exception, [item.value for item in at.exception]
+    [code] = [block.value for block in at.code]
+    model, train = read_code(code)
+    expected_model, expected_train = preset_named("conv").configs()
+    expected_train.epochs = 7
+    assert (model, train) == (expected_model, expected_train), "the code is the settings the page shows"

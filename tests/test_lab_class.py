@@ -70,3 +70,13 @@ def test_or_trained_anew_with_another_seed(lab):
     assert not at.exception, [item.value for item in at.exception]
     [job] = state.job_queue().jobs()
     assert lab.load_configs(job.run_id)[1].seed == 2 and job.owned_by(owner_of(LEARNER))
+
+
+def test_every_training_step_shows_its_keras_code_to_copy_and_download(lab):
+    at = open_lab("conv")
+    at.toggle(key="lab_code_conv_show").set_value(True).run()
+    assert not at.exception, [item.value for item in at.exception]
+    [code] = [block.value for block in at.code]
+    assert "keras.Sequential" in code and "Conv2D" in code and "TensorBoard(" in code
+    labels = {button.label for button in at.get("download_button")}
+    assert {"Download .py", "Download notebook (.ipynb)"} <= labels

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, state
+from dashboard.code_view import code_ui
 from dashboard.identity import owner
 from dashboard.lab_class import identical_choice_ui, prediction_ui, record_step
 from dashboard.live_chart import live_chart
@@ -172,6 +173,7 @@ def training_step_ui(step: Step) -> None:
     model, train = preset.configs()
     st.caption(f"{preset.description} {preset.params:,} parameters · {train.epochs} epochs · "
                f"batches of {train.batch_size}.")
+    code_ui(model, train, name=preset.name, about=f"{step.title}. {preset.description}", key=f"lab_code_{step.id}")
     mine = state.job_queue().jobs_of(me)
     previous_step = course.previous_training_step(step)
     prediction_ui(step, best, course.best_run(previous_step, runs, key) if previous_step else None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import presentation, state
+from dashboard.code_view import code_ui
 from dashboard.controls_spec import PRESET_KEY, URL_LIMITS, is_control_key
 from dashboard.identity import is_teacher, owner
 from dashboard.lab_class import identical_choice_ui
@@ -198,6 +199,8 @@ def page() -> None:
             problems_ui(problems)
         with section("Model summary"):
             summary_ui(model, valid)
+        if valid:
+            code_ui(model, train, name=name or preset.title, about=preset.description, key="train_code")
     write_url(model, train, preset)
     with results:
         queue = state.job_queue()
