@@ -4,7 +4,7 @@ learners' rows, the queue in order, the 99% challenge's two leaderboards, the gu
 from __future__ import annotations
 
 import pytest
-from test_lab import ParkedExecutor
+from lab_support import ParkedExecutor
 
 from mnist_models import class_board, course
 from mnist_models.class_board import board_version, build_board, network_line, time_to_reach

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
+from lab_support import ParkedExecutor
 from streamlit.testing.v1 import AppTest
-from test_lab import ParkedExecutor
 
 from dashboard import state
 from dashboard.identity import owner_of
