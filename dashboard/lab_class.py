@@ -9,7 +9,7 @@ import dataclasses
 import streamlit as st
 
 from dashboard import state
-from dashboard.identity import owner
+from dashboard.identity import is_teacher, owner
 from dashboard.learner_ui import learner_book
 from dashboard.widgets import plain
 from mnist_models import course
@@ -19,7 +19,10 @@ from mnist_models.store.run_info import RunInfo
 
 
 def record_step(step: Step) -> None:
-    """Tell the teacher's Class page which step this learner is on (written only when it changes)."""
+    """Tell the teacher's Class page which step this learner is on (written only when it changes; the teacher,
+    browsing the Lab, is not one of the learners)."""
+    if is_teacher():
+        return
     # On a failure the Class page misses one learner's step; the learner's own page must not fail for it.
     with contextlib.suppress(ValueError, OSError):
         learner_book().record_step(owner(), step.id)
