@@ -30,9 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 WAIT = 180  # seconds; a cold worker imports TensorFlow first, and CI's two cores are busy
 
 
-def softmax(epochs: int, train_size: int = 1000) -> tuple[ModelConfig, TrainConfig]:
+def softmax(epochs: int, train_size: int = 1000, seed: int = 0) -> tuple[ModelConfig, TrainConfig]:
+    """A small softmax training; jobs of different learners take different seeds (identical ones would share)."""
     model, train = get_preset("softmax").configs()
-    train.epochs, train.train_size, train.validation_size = epochs, train_size, 100
+    train.epochs, train.train_size, train.validation_size, train.seed = epochs, train_size, 100, seed
     return model, train
 
 
@@ -76,8 +77,8 @@ def make_queue(store):
 def test_first_come_first_served_with_places_cancel_and_stop(store, make_queue):
     queue = make_queue()
     first = queue.submit(*softmax(epochs=200, train_size=3000), owner="ann", name="first")
-    second = queue.submit(*softmax(epochs=1), owner="bob", name="second")
-    third = queue.submit(*softmax(epochs=1), owner="cat", name="third")
+    second = queue.submit(*softmax(epochs=1, seed=1), owner="bob", name="second")
+    third = queue.submit(*softmax(epochs=1, seed=2), owner="cat", name="third")
     wait_for(lambda: store.progress(first).status == "running", what="the first job to run")
     assert [(job.name, job.position) for job in queue.jobs()] == [("first", None), ("second", 1), ("third", 2)]
     assert (queue.position(second), queue.position(third), queue.position(first)) == (1, 2, None)
@@ -122,7 +123,8 @@ def test_bad_configs_are_refused_before_queueing(store, make_queue):
 def test_two_learners_train_at_the_same_time_and_both_runs_are_saved(store, make_queue):
     queue = make_queue(max_running=2)
     assert queue.threads == jobs.threads_per_job(2), "each worker gets its share of the cores"
-    runs = [queue.submit(*softmax(epochs=200, train_size=3000), owner=owner, name=owner) for owner in ("ann", "bob")]
+    runs = [queue.submit(*softmax(epochs=200, train_size=3000, seed=seed), owner=owner, name=owner)
+            for seed, owner in enumerate(("ann", "bob"))]
     # Both train at one moment (one after the other would never show two running with steps done).
     wait_for(lambda: all(store.progress(run_id).status == "running" and store.progress(run_id).step > 0
                          for run_id in runs), what="both jobs to train at the same time")
@@ -294,15 +296,15 @@ def test_two_servers_on_one_folder_start_each_job_once(store, make_queue):
     second = make_queue(executor=CountingExecutor(started))
     assert first.leading and not second.leading, "one scheduler per runs folder"
     # A job queued through the second server is still run, by the first; each job starts exactly once.
-    ids = [second.submit(*softmax(epochs=1), owner="ann"), first.submit(*softmax(epochs=1), owner="bob"),
-           second.submit(*softmax(epochs=1), owner="cat")]
+    ids = [second.submit(*softmax(epochs=1), owner="ann"), first.submit(*softmax(epochs=1, seed=1), owner="bob"),
+           second.submit(*softmax(epochs=1, seed=2), owner="cat")]
     wait_for(lambda: all(store.get(run_id).status == "completed" for run_id in ids), what="all three jobs")
     assert sorted(started) == sorted(ids)
     wait_for(lambda: not second.jobs(), timeout=10, what="the follower to see the jobs started")
     # When the first server goes, the second takes over and schedules by itself.
     first.shutdown(stop_running=True)
     wait_for(lambda: second.leading, timeout=10, what="the second server to take over")
-    later = second.submit(*softmax(epochs=1), owner="dan")
+    later = second.submit(*softmax(epochs=1, seed=3), owner="dan")
     assert second.wait_idle(WAIT) and store.get(later).status == "completed"
     assert started.count(later) == 1
 
@@ -339,10 +341,10 @@ def test_the_waiting_list_has_a_cap_for_everybody_together(store, make_queue):
     queue = make_queue(max_waiting=2)
     queue.submit(*softmax(epochs=200, train_size=3000), owner="ann")
     wait_for(lambda: queue.position(queue.jobs()[0].run_id) is None, what="the first job to start")
-    queue.submit(*softmax(epochs=1), owner="bob")
-    queue.submit(*softmax(epochs=1), owner="cat")
+    queue.submit(*softmax(epochs=1, seed=1), owner="bob")
+    queue.submit(*softmax(epochs=1, seed=2), owner="cat")
     with pytest.raises(QueueFullError, match="2 trainings are waiting already"):
-        queue.submit(*softmax(epochs=1), owner="dan")  # a fresh identity (a private window) does not help
+        queue.submit(*softmax(epochs=1, seed=3), owner="dan")  # a fresh identity (a private window) does not help
     assert len(queue.jobs()) == 3
 
 
