@@ -102,3 +102,51 @@ def running_server(folder: Path) -> Iterator[StreamlitServer]:
         yield server
     finally:
         stop_process(server.process)
+
+
+def choose_preset(page, name: str) -> None:
+    """Choose a preset in Train's Preset box and wait until the run that fills the controls with it has arrived (the
+    Run name, drawn after the other controls, shows the preset's title): a value typed before then is overwritten."""
+    import re
+
+    from playwright.sync_api import expect
+
+    from mnist_models.presets import PRESETS
+
+    preset = PRESETS[name]
+    page.get_by_role("combobox", name="Preset").click()
+    # The options read "<title>  (<name>)", as the Preset box's format_func writes them.
+    page.get_by_role("option", name=f"{preset.title}  ({name})", exact=True).click()
+    expect(page.get_by_role("combobox", name="Preset")).to_have_value(re.compile(re.escape(f"({name})")))
+    expect(page.get_by_label("Run name", exact=True)).to_have_value(preset.title)
+
+
+def set_fields(page, values: dict[str, str], settle_ms: int = 1000) -> None:
+    """Type each value into the field with that label and press Enter; then, once the reruns have settled, type again
+    any value a rerun replaced (an answer to an earlier edit can arrive after a later one)."""
+    from playwright.sync_api import expect
+
+    for _ in range(3):
+        for label, value in values.items():
+            field = page.get_by_label(label, exact=True)
+            if field.input_value() != value:
+                field.fill(value)
+                field.press("Enter")
+        page.wait_for_timeout(settle_ms)
+        if all(page.get_by_label(label, exact=True).input_value() == value for label, value in values.items()):
+            break
+    for label, value in values.items():
+        expect(page.get_by_label(label, exact=True)).to_have_value(value)
+
+
+def unlock_teacher(page, password: str) -> None:
+    """Open the sidebar's Teacher box, give it `password` and wait until the navigation offers the Class page (the
+    unlock lives in the browser session: reach /class through that link, since a new page load starts a new one)."""
+    from playwright.sync_api import expect
+
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("Teacher", exact=True).click()
+    field = sidebar.get_by_label("Teacher password", exact=True)
+    field.fill(password)
+    field.press("Enter")
+    expect(sidebar.get_by_test_id("stSidebarNavLink").filter(has_text="Class")).to_be_visible()
