@@ -1,1 +1,19 @@
-"""Build, train, store and query MNIST networks, following "TensorFlow without a PhD"; no UI code here."""
+"""Build, train, store and query MNIST networks, following "TensorFlow without a PhD"; no UI code here.
+
+A map, in the order data flows (config -> job queue -> worker process -> run folder -> readers):
+
+- What a network is, and how it is trained (no TensorFlow): `config` (ModelConfig, TrainConfig), `architecture`
+  (the layer plan, shapes and parameter counts), `presets`, `budget` (what a training may cost), `share` (settings
+  as link parameters), `course` (the Lab's steps, from course.toml).
+- `jobs/`, the server's side, in the server's process (no TensorFlow): the queue (owners, places, stop, shared
+  identical trainings, one scheduler per runs folder), local worker processes, Ray, and `make_executor`.
+- `worker/`, the worker process (the only package importing Keras at module level): `python -m mnist_models.worker`
+  trains one run and publishes everything into the run's folder.
+- `store/`, the run folder's one home: file names, statuses and curve points, RunStore, a learner's digits and
+  the class's learners, curves as CSV.
+- Around them: `data` (the bundled MNIST), `glance` (its first digits without loading it), `drawing` (canvas ->
+  28x28), `predict` and `inspection` (a trained model), `insight` (what the worker records during training),
+  `class_board` (the teacher's view), the code both ways (`code_out`, `code_notebook`; `code_in` with `code_eval`,
+  `code_values`, `code_network`, `code_training`; `compare` for exercises), and the command line (`cli`,
+  `cli_code`, `__main__`).
+"""
