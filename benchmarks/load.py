@@ -2,9 +2,11 @@
 
 Starts a real `streamlit run dashboard/app.py` server (a fresh runs folder, a free loopback port) and opens
 `--sessions` learners in one headless Chromium, each in its own browser context and so with its own identity
-cookie. Every learner opens Train, chooses the preset softmax and sets "Training images" and "Epochs"; once all
+cookie. Every learner opens Train, chooses the preset softmax and sets "Training images", "Epochs" and a "Seed" of
+its own (identical trainings would be shared as one job); once all
 are ready they press Train one right after the other (a burst of a second or two, not truly simultaneous:
-Playwright's sync API clicks one page at a time) and keep their pages open on the live view. Until every job has
+Playwright's sync API clicks one page at a time) and keep their pages open on the live view; a press that brings
+neither a job nor a message within 15 s is counted as lost (NOT met) and pressed again. Until every job has
 ended, a fresh context loads Train (`/`, until its heading and the Train button show), then Runs (`/runs`, until
 its heading shows), every `--interval` seconds: the p50/p95 of those loads are printed. The learners' pages are
 read for their place in the queue ("number N in the queue") and, like every page loaded, for exception boxes.
@@ -12,8 +14,16 @@ Then it prints how the jobs ended, loads each completed run's model.keras with K
 and prints the server log's error lines. "NOT met" says what went wrong; the runs and the server log are then
 kept in a temporary folder for a look.
 
+Beside them a hostile learner (benchmarks/hostile.py; `--no-hostile` leaves it out), in fresh contexts while the
+jobs run: trains one job with a Run name made of links and pictures to a host "e.vil"; opens crafted links; opens
+private windows pressing Train until the server refuses (MNIST_MAX_WAITING is set to the sessions + 4); sends a
+13,370 px square drawing from Draw; selects an honest run on Runs to rename or delete it. Every honest learner's
+Train, Runs and Draw pages are checked for links or pictures to e.vil and for requests to it, and the server's
+memory is sampled every round: any of these shown, a drawing accepted or memory over 1,500 MB is "NOT met".
+
     python benchmarks/load.py                              # 10 learners, softmax, 2,000 images, 2 epochs
     python benchmarks/load.py --sessions 20 --max-jobs 2   # MNIST_MAX_JOBS=2 on the server
+    python benchmarks/load.py --no-hostile                 # honest learners only
 
 Exit code 0 once it has measured (whatever it found), 1 if the server would not start, 2 for bad arguments.
 """
@@ -34,11 +44,26 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from benchmarks.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, start_server, stop_process  # noqa: E402
-from dashboard.identity import owner_of  # noqa: E402
+from benchmarks.browser import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    VIEWPORT,
+    choose_preset,
+    set_fields,
+    start_server,
+    stop_process,
+)
+from benchmarks.hostile import (  # noqa: E402
+    EXTRA_WAITING,
+    PRESS_SECONDS,
+    Findings,
+    Hostile,
+    answer_to_press,
+    owner_in,
+    press_train,
+)
 from mnist_models.config import MAX_EPOCHS, TOTAL_TRAIN_IMAGES  # noqa: E402
-from mnist_models.presets import PRESETS  # noqa: E402
-from mnist_models.store.progress import COMPLETED  # noqa: E402
+from mnist_models.store.progress import COMPLETED, QUEUED  # noqa: E402
 from mnist_models.store.runs import FINAL_STATUSES, RunStore  # noqa: E402
 
 PRESET = "softmax"
@@ -63,7 +88,7 @@ def ranged(low: int, high: int):
     return parse
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=ranged(1, 100), default=10, help="learners pressing Train (default 10)")
     parser.add_argument("--epochs", type=ranged(1, MAX_EPOCHS), default=2, help="epochs per training (default 2)")
@@ -74,41 +99,52 @@ def parse_args() -> argparse.Namespace:
                         help="seconds between two rounds of page loads (default 3)")
     parser.add_argument("--timeout", type=ranged(1, 86_400), default=900,
                         help="seconds to wait for every job to end after the presses (default 900)")
-    return parser.parse_args()
+    parser.add_argument("--no-hostile", dest="hostile", action="store_false",
+                        help="leave out the hostile learner (and MNIST_MAX_WAITING)")
+    return parser.parse_args(argv)
 
 
-def prepare_learner(browser, url: str, train_size: int, epochs: int):
-    """A new context (a new learner) on Train with softmax, `train_size` images and `epochs` chosen, not yet pressed."""
+def server_environment(args: argparse.Namespace) -> dict[str, str]:
+    """The server's settings this load asks for: MNIST_MAX_JOBS if given, and a waiting cap the hostile learner
+    reaches a few jobs after the honest ones."""
+    settings = {"MNIST_MAX_JOBS": str(args.max_jobs)} if args.max_jobs is not None else {}
+    return settings | ({"MNIST_MAX_WAITING": str(args.sessions + EXTRA_WAITING)} if args.hostile else {})
+
+
+def prepare_learner(browser, url: str, train_size: int, epochs: int, seed: int, findings: Findings, name: str):
+    """A new context (a new learner) on Train with softmax, `train_size` images, `epochs` and `seed` chosen, not yet
+    pressed; its requests to the hostile host recorded in `findings`."""
     from playwright.sync_api import expect
 
-    page = browser.new_context(viewport=VIEWPORT).new_page()
+    context = browser.new_context(viewport=VIEWPORT)
+    findings.watch(context, name)
+    page = context.new_page()
     page.set_default_timeout(PAGE_SECONDS * 1000)
     page.goto(url + "/train")
     expect(page.get_by_role("heading", name="Train a network")).to_be_visible()
-    page.get_by_role("combobox", name="Preset").click()
-    page.get_by_role("option", name=f"{PRESETS[PRESET].title}  ({PRESET})", exact=True).click()
-    for label, value in (("Training images", train_size), ("Epochs", epochs)):
-        field = page.get_by_label(label, exact=True)
-        field.fill(str(value))
-        field.press("Enter")
-        expect(field).to_have_value(str(value))
+    choose_preset(page, PRESET)
+    set_fields(page, {"Training images": str(train_size), "Epochs": str(epochs), "Seed": str(seed)})
     expect(page.get_by_role("button", name="Train", exact=True)).to_be_enabled()
     return page
 
 
-def timed_load(browser, url: str, path: str, visible: list[tuple[str, str]]) -> tuple[float | None, list[str]]:
+def timed_load(browser, url: str, path: str, visible: list[tuple[str, str]],
+               findings: Findings) -> tuple[float | None, list[str]]:
     """Seconds until a fresh context shows `visible` ((role, name) pairs) at url+path, or None if it never did;
-    and the texts of any exception boxes that page showed."""
+    and the texts of any exception boxes that page showed. What it shows of the hostile learner goes to findings."""
     from playwright.sync_api import Error, expect
 
     context = browser.new_context(viewport=VIEWPORT)
+    findings.watch(context, f"a fresh {path}")
     page = context.new_page()
     try:
         start = time.perf_counter()
         page.goto(url + path)
         for role, name in visible:
             expect(page.get_by_role(role, name=name, exact=True)).to_be_visible()
-        return time.perf_counter() - start, page.locator(EXCEPTION).all_inner_texts()
+        seconds = time.perf_counter() - start
+        findings.look(page, f"a fresh {path}")
+        return seconds, page.locator(EXCEPTION).all_inner_texts()
     except Error as error:
         print(f"  load of {path} failed: {str(error).splitlines()[0]}", flush=True)
         return None, []
@@ -124,12 +160,11 @@ def percentile(values: list[float], share: float) -> float:
 
 def learner_jobs(store: RunStore, pages: list) -> dict[str, str]:
     """Each learner's job ("learner 3": run id), matched through the identity cookie that owns the run."""
-    owners = {info.owner: info.run_id for info in store.list() if info.owner}
+    owners = {owner: info.run_id for info in store.list() for owner in info.owners}
     jobs = {}
     for index, page in enumerate(pages):
-        cookie = next((c["value"] for c in page.context.cookies() if c["name"] == "mnist_identity"), None)
-        if owner_of(cookie) in owners:
-            jobs[f"learner {index + 1}"] = owners[owner_of(cookie)]
+        if owner_in(page.context) in owners:
+            jobs[f"learner {index + 1}"] = owners[owner_in(page.context)]
     return jobs
 
 
@@ -151,18 +186,26 @@ def check_models(store: RunStore, run_ids: list[str]) -> list[str]:
     return problems
 
 
-def measure(browser, url: str, store: RunStore, args: argparse.Namespace) -> list[str]:
+def measure(browser, url: str, store: RunStore, args: argparse.Namespace, server_pid: int) -> list[str]:
     """The load test on a running server: prints the figures, returns what was NOT met."""
     from playwright.sync_api import expect
 
     expect.set_options(timeout=PAGE_SECONDS * 1000)
+    hostile = Hostile(url, store, server_pid, args.train_size, args.epochs)
+    findings = hostile.findings
     print(f"preparing {args.sessions} learners on {url} ...", flush=True)
-    learners = {f"learner {index + 1}": prepare_learner(browser, url, args.train_size, args.epochs)
-                for index in range(args.sessions)}
+    learners = {f"learner {number}": prepare_learner(browser, url, args.train_size, args.epochs, number, findings,
+                                                     f"learner {number}") for number in range(1, args.sessions + 1)}
     pressed = time.monotonic()
     for page in learners.values():
         page.get_by_role("button", name="Train", exact=True).click()
     print(f"pressed Train in {args.sessions} sessions within {time.monotonic() - pressed:.2f} s", flush=True)
+    lost = 0  # presses that brought neither a job nor a message: pressed again, and counted
+    for page in learners.values():
+        if answer_to_press(page, store, PRESS_SECONDS) is None:
+            lost += 1 + press_train(page, store)[1]
+    if args.hostile:
+        hostile.start(windows=args.sessions + EXTRA_WAITING + 4, timeout=args.timeout)  # more than the queue holds
 
     loads: dict[str, list[float]] = {name: [] for name in PAGES}
     # The exception boxes seen, by page: a learner's ("learner 3"), or a fresh page's load ("Train /").
@@ -173,17 +216,21 @@ def measure(browser, url: str, store: RunStore, args: argparse.Namespace) -> lis
         if len(jobs) < len(learners):
             jobs = learner_jobs(store, list(learners.values()))
         statuses = {info.run_id: info.status for info in store.list()}  # a cancelled job's folder is gone
-        if (all(statuses.get(run_id, "gone") in (*FINAL_STATUSES, "gone") for run_id in jobs.values())
-                and (len(jobs) == len(learners) or time.monotonic() - pressed > PAGE_SECONDS)):
+        if (all(statuses.get(run_id, "gone") in (*FINAL_STATUSES, "gone")
+                for run_id in [*jobs.values(), *hostile.run_ids])
+                and (len(jobs) == len(learners) or time.monotonic() - pressed > PAGE_SECONDS) and not hostile.busy()):
             break
         if timed_out := time.monotonic() > deadline:
             break
+        if args.hostile:
+            hostile.each_round(learners, named_started=statuses.get(hostile.named_run, QUEUED) != QUEUED)
         for name, page in learners.items():
             for text in page.get_by_text(QUEUE_TEXT).all_inner_texts():
                 largest_position = max([largest_position, *map(int, QUEUE_TEXT.findall(text))])
             exceptions[name].update(page.locator(EXCEPTION).all_inner_texts())
+            findings.look(page, f"{name} Train")
         for name, (path, visible) in PAGES.items():
-            seconds, shown = timed_load(browser, url, path, visible)
+            seconds, shown = timed_load(browser, url, path, visible, findings)
             exceptions[name].update(shown)
             if seconds is None:
                 failed_loads += 1
@@ -193,6 +240,9 @@ def measure(browser, url: str, store: RunStore, args: argparse.Namespace) -> lis
     ended_after = time.monotonic() - pressed
     for name, page in learners.items():
         exceptions[name].update(page.locator(EXCEPTION).all_inner_texts())
+    if args.hostile:
+        hostile.finish(learners, timeout=PAGE_SECONDS)
+    exceptions |= findings.exceptions
 
     ending = f"timed out after {args.timeout} s" if timed_out else f"all ended {ended_after:.1f} s after the presses"
     print(f"\n{args.sessions} learners, {PRESET}, {args.train_size} images, {args.epochs} epochs; {ending}")
@@ -211,6 +261,7 @@ def measure(browser, url: str, store: RunStore, args: argparse.Namespace) -> lis
     for run_id, status in ended.items():
         if status != COMPLETED:
             print(f"  {run_id}: {status}: {final[run_id].error if run_id in final else ''}")
+    print(f"Train presses lost (neither a job nor a message within {PRESS_SECONDS} s; pressed again): {lost}")
     print(f"largest queue position a learner saw: {largest_position or 'none shown'}")
     completed = [run_id for run_id, status in ended.items() if status == COMPLETED]
     problems = check_models(store, completed)
@@ -224,8 +275,10 @@ def measure(browser, url: str, store: RunStore, args: argparse.Namespace) -> lis
 
     failures = [f"{count} job(s) {status}" for status, count in counts.items() if status != COMPLETED]
     failures += [f"only {len(jobs)} of {args.sessions} presses made a job"] if len(jobs) < args.sessions else []
+    failures += [f"{lost} Train press(es) lost"] if lost else []
     failures += [f"{len(problems)} model(s) did not load"] if problems else []
     failures += [f"exceptions shown on {len(shown)} page(s)"] if shown else []
+    failures += hostile.report() if args.hostile else []
     return failures + ([f"{failed_loads} page load(s) failed"] if failed_loads else [])
 
 
@@ -247,8 +300,7 @@ def main() -> int:
     args = parse_args()
     from playwright.sync_api import sync_playwright
 
-    if args.max_jobs is not None:
-        os.environ["MNIST_MAX_JOBS"] = str(args.max_jobs)  # the server's environment is this one's
+    os.environ.update(server_environment(args))  # the server's environment is this one's
     folder = Path(tempfile.mkdtemp(prefix="mnist-load-"))
     try:
         server = start_server(folder)  # runs in folder/runs, its log in folder/streamlit-*.log
@@ -261,7 +313,7 @@ def main() -> int:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:
-                failures = measure(browser, server.url, RunStore(server.runs_dir), args)
+                failures = measure(browser, server.url, RunStore(server.runs_dir), args, server.process.pid)
             finally:
                 browser.close()
     finally:
@@ -273,7 +325,8 @@ def main() -> int:
         if failures:
             print(f"result: NOT met: {'; '.join(failures)}\nthe server log and the runs are kept in {folder}")
         else:
-            print("result: met (every press made a job, every job completed, every model loads, no errors shown)")
+            print("result: met (every press made a job, every job completed, every model loads, no errors shown"
+                  + (", nothing hostile shown or accepted)" if args.hostile else ")"))
             shutil.rmtree(folder, ignore_errors=True)
     return 0
 
