@@ -22,6 +22,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import pytest
 import streamlit as st
+from lab_support import ParkedExecutor
 from markdown_it import MarkdownIt
 from PIL import Image
 from streamlit.testing.v1 import AppTest
@@ -35,7 +36,7 @@ from mnist_models.jobs.queue import JobQueue
 from mnist_models.presets import PRESETS, get_preset
 from mnist_models.store.files import HISTORY_FILE, RESULT_FILE
 from mnist_models.store.progress import COMPLETED, FAILED, QUEUED
-from mnist_models.store.runs import HOST, RunStore
+from mnist_models.store.runs import RunStore
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 TIMEOUT = 60  # the first run imports pandas, plotly and the core package on a loaded 2-core machine
@@ -267,35 +268,6 @@ def test_chart_builders_show_hostile_run_labels_as_text(builder, metric):
     assert any("&lt;b&gt;BOLD&lt;/b&gt;" in name for name in names), "kept, as the characters typed"
 
 
-class _ParkedWorker:
-    pid = None
-    host = HOST
-
-    def poll(self):
-        return None  # "still training", for as long as the test lasts
-
-    def kill(self):
-        pass
-
-    def exit_reason(self, code):
-        return "parked"
-
-
-class _ParkedExecutor:
-    """Accepts every job and starts nothing."""
-
-    name = "local"
-
-    def start(self, store, run_id, threads):
-        return _ParkedWorker()
-
-    def prepare(self):
-        pass
-
-    def close(self):
-        pass
-
-
 def _history(accuracy: float) -> dict:
     return {"train": [{"epoch": 1, "step": 10, "accuracy": accuracy + 0.02, "loss": 0.3}], "validation": [],
             "test": [{"epoch": 1, "step": 10, "accuracy": accuracy, "loss": 0.35}]}
@@ -329,7 +301,7 @@ def hostile_store(tmp_path, monkeypatch):
     # Queued before the queue exists, so the queue adopts it with its name as the file holds it.
     _run(store, " ".join(HOSTILE_NAMES), preset=LESSON_STEP, status=QUEUED, device=HOSTILE_NAMES[1],
          test_accuracy=None)
-    queue = JobQueue(store, executor=_ParkedExecutor(), max_running=50)
+    queue = JobQueue(store, executor=ParkedExecutor(), max_running=50)
     monkeypatch.setattr(state, "job_queue", lambda: queue)
     yield store
     queue.shutdown()
