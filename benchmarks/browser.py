@@ -32,6 +32,20 @@ SERVER_START_SECONDS = 60
 VIEWPORT = {"width": 1400, "height": 1000}
 
 
+def niced_chromium(folder: Path, niceness: int) -> Path:
+    """A launcher that starts CHROMIUM at a lower CPU priority (`nice -n niceness`), written into `folder`.
+
+    In a class each learner's browser runs on their own computer; a benchmark that drives Chromium on the server's
+    own two cores would otherwise charge the browser's drawing to the server. At niceness 19 the browser only gets
+    what the server and its trainings leave (its page loads then take longer, and say so)."""
+    if not 0 <= niceness <= 19:
+        raise ValueError(f"niceness must be between 0 and 19, not {niceness}")
+    launcher = folder / "chromium-niced"
+    launcher.write_text(f'#!/bin/sh\nexec nice -n {niceness} "{CHROMIUM}" "$@"\n')
+    launcher.chmod(0o755)
+    return launcher
+
+
 def free_port() -> int:
     """A loopback port nothing listens on right now (another program may still take it before we bind it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

@@ -25,6 +25,8 @@ Chromium tabs: the server's CPU time (/proc/<pid>/stat) is sampled for `--cpu-se
 with the N tabs, and the difference per tab printed as a share of one core; and until each class has its results
 a fresh browser context loads the Lab (until its heading and Train this step show) and the Class page (a teacher
 unlocks it in the sidebar; timed from a click on Class until its Queue heading shows) every `--interval` s.
+Chromium runs at the lowest CPU priority (`--browser-nice 19`): in a class the learners' browsers draw on their own
+computers, and here the harness's browser would otherwise take the training's second core.
 
     python benchmarks/class_load.py --quick --tabs 2     # a few minutes: every training 1 epoch
     python benchmarks/class_load.py --tabs 2             # the presets' own epochs
@@ -55,7 +57,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from benchmarks.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, start_server, stop_process, unlock_teacher  # noqa: E402
+from benchmarks.browser import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    VIEWPORT,
+    niced_chromium,
+    start_server,
+    stop_process,
+    unlock_teacher,
+)
 from dashboard.identity import COOKIE, TEACHER_ENV, owner_of  # noqa: E402
 from mnist_models import course  # noqa: E402
 from mnist_models.config import MAX_EPOCHS  # noqa: E402
@@ -122,6 +132,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="training images per training (default: the preset's)")
     parser.add_argument("--tabs", type=ranged(0, 10), default=0,
                         help="learners watching their Lab step in Chromium tabs, 0 for no browser (default 0)")
+    parser.add_argument("--browser-nice", type=ranged(0, 19), default=19,
+                        help="CPU niceness of Chromium: in a class the browsers run on the learners' own computers, "
+                             "so by default the benchmark's browser only gets what the server leaves (default 19; "
+                             "0 for the same priority as the server)")
     parser.add_argument("--cpu-seconds", type=ranged(1, 120, float), default=5.0,
                         help="seconds of each server CPU sample, without and with the tabs (default 5)")
     parser.add_argument("--interval", type=ranged(0, 600, float), default=3.0,
@@ -573,7 +587,8 @@ def main(argv: list[str] | None = None) -> int:
 
                 expect.set_options(timeout=PAGE_SECONDS * 1000)
                 playwright = stack.enter_context(sync_playwright())
-                browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+                launcher = niced_chromium(folder, args.browser_nice) if args.browser_nice else CHROMIUM
+                browser = playwright.chromium.launch(executable_path=str(launcher), args=CHROMIUM_ARGS)
                 stack.callback(browser.close)
                 watch = Watch(browser, server.url, args.tabs, server.process.pid, args)
             print(f"server on {server.url}; this script's queue leads: {queue.leading}; "

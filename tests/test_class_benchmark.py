@@ -5,10 +5,12 @@ by pytest."""
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pytest
 
 from benchmarks import class_load
+from benchmarks.browser import CHROMIUM, niced_chromium
 from benchmarks.class_load import Learner
 from dashboard.identity import owner_of
 from mnist_models.course import get_step
@@ -38,13 +40,26 @@ def test_steps_are_read_as_the_course_names_them():
     ["--tabs", "11"], ["--tabs", "3", "--learners", "2"], ["--epochs", "0"], ["--train-size", "99"],
     ["--train-size", "55001"], ["--step", "data"], ["--step", "conv,softmax"], ["--steps", "conv,conv"],
     ["--steps", "conv,nope"], ["--steps", ","], ["--cpu-seconds", "0"], ["--interval", "601"], ["--timeout", "9"],
-    ["--seed", "-1"], ["--quick", "yes"],
+    ["--seed", "-1"], ["--quick", "yes"], ["--browser-nice", "20"], ["--browser-nice", "-1"],
 ])
 def test_bad_arguments_exit_2_with_a_message(argv, capsys):
     with pytest.raises(SystemExit) as ended:
         class_load.parse_args(argv)
     assert ended.value.code == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_the_browser_runs_at_the_lowest_priority_unless_told_otherwise(tmp_path):
+    assert class_load.parse_args([]).browser_nice == 19
+    assert class_load.parse_args(["--browser-nice", "0"]).browser_nice == 0
+    launcher = niced_chromium(tmp_path, 19)
+    assert os.access(launcher, os.X_OK)
+    # The launcher passes its arguments on and runs at the niceness asked for: seen here with `nice` itself.
+    shown = subprocess.run(["sh", "-c", launcher.read_text().replace(str(CHROMIUM), "nice").splitlines()[1]
+                            .replace('"$@"', "")], capture_output=True, text=True, check=True)
+    assert int(shown.stdout) == min(19, os.nice(0) + 19)
+    with pytest.raises(ValueError, match="between 0 and 19"):
+        niced_chromium(tmp_path, 20)
 
 
 def test_help_exits_0(capsys):
