@@ -1,5 +1,5 @@
-"""The Lab's course: the codelab's steps (text in course.toml), a learner's best result per step, and the
-overfitting lesson's pair of runs."""
+"""The Lab's course: the codelab's steps (text in course.toml) with their "your turn" exercises, a learner's best
+result per step, and the overfitting lesson's pair of runs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mnist_models.config import ConfigError, ModelConfig, model_config_from_dict
 from mnist_models.jobs.queue import JobSpec
 from mnist_models.presets import PRESETS, Preset
 from mnist_models.store.progress import COMPLETED, STOPPED
@@ -30,6 +31,21 @@ LESSON_DATA_FACTOR = 20
 
 
 @dataclass(frozen=True)
+class Exercise:
+    """A step's "your turn", as the codelab's TO DO cells: the previous step's code with a gap, what goes in it, and
+    networks besides the step's own that count as solved too (the codelab's own solution, where it differs)."""
+
+    todo: str  # the `# TO DO:` comment put above the model in the code the learner starts from
+    task: str  # Markdown: what to write, shown above the code
+    # (what the network is, in a few words; the network). Left out of the hash: a ModelConfig is mutable, and a Step
+    # stays hashable like the other frozen values it is kept with.
+    also_accept: tuple[tuple[str, ModelConfig], ...] = dataclasses.field(default=(), hash=False)
+
+
+EXERCISE_FIELDS = ("todo", "task", "also_accept")
+
+
+@dataclass(frozen=True)
 class Step:
     """One step of the course: what it teaches, the preset it trains (None for reading only), its question."""
 
@@ -45,6 +61,7 @@ class Step:
     # "Predict before you run": a yes-or-no question about the result, and how the run answers it (see `outcome`).
     predict: str | None = None
     predict_measure: str | None = None
+    exercise: Exercise | None = None  # the step's "your turn: write the code", if it has one
 
     @property
     def trains(self) -> Preset | None:
@@ -72,13 +89,45 @@ def steps(path: Path = COURSE_FILE) -> tuple[Step, ...]:
         if "predict_measure" in raw and not _measure_ok(raw["predict_measure"]):
             raise ValueError(f"{where} has an unknown predict_measure {raw['predict_measure']!r}: use "
                              f"{', '.join(MEASURES)}, or test_above:<accuracy between 0 and 1>.")
-        found.append(Step(**{key: value.strip() if isinstance(value, str) else value for key, value in raw.items()}))
+        values = {key: value.strip() if isinstance(value, str) else value for key, value in raw.items()}
+        if "exercise" in raw:
+            if not raw.get("preset"):
+                raise ValueError(f"{where} has an exercise but trains no preset to check the learner's network by.")
+            values["exercise"] = _exercise(raw["exercise"], where, found)
+        found.append(Step(**values))
     ids = [step.id for step in found]
     if len(set(ids)) != len(ids):
         raise ValueError(f"Step ids must be unique in {path.name}.")
     if not found:
         raise ValueError(f"{path.name} has no [[step]].")
     return tuple(found)
+
+
+def _exercise(raw: object, where: str, earlier: list[Step]) -> Exercise:
+    """A step's [step.exercise] table as an Exercise; ValueError naming what is wrong with it."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where}: exercise must be a table ([step.exercise]).")
+    if missing := sorted({"todo", "task"} - set(raw)):
+        raise ValueError(f"{where}: its exercise lacks {', '.join(missing)}.")
+    if unknown := sorted(set(raw) - set(EXERCISE_FIELDS)):
+        raise ValueError(f"{where}: its exercise has unknown fields {', '.join(unknown)}.")
+    # The learner starts from the previous trained step's code, so that step must come earlier in the file.
+    if not any(step.preset for step in earlier):
+        raise ValueError(f"{where} has an exercise but no earlier step that trains a network to start from.")
+    if not isinstance(raw.get("also_accept", []), list):
+        raise ValueError(f"{where}: also_accept must be a list of networks ([[step.exercise.also_accept]]).")
+    accepted = []
+    for number, item in enumerate(raw.get("also_accept", []), start=1):
+        if not isinstance(item, dict) or not isinstance(item.get("about"), str):
+            raise ValueError(f"{where}: also_accept {number} needs an `about` text and the network's fields.")
+        try:
+            network = model_config_from_dict({key: value for key, value in item.items() if key != "about"})
+            network.validate()
+        except (ConfigError, TypeError) as error:
+            raise ValueError(f"{where}: also_accept {number} is not a valid network: {error}") from None
+        accepted.append((item["about"].strip(), network))
+    return Exercise(todo=" ".join(str(raw["todo"]).split()), task=str(raw["task"]).strip(),
+                    also_accept=tuple(accepted))
 
 
 MEASURES = ("beats_previous", "test_loss_turns_up", "test_above:<accuracy>")
