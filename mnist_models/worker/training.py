@@ -133,6 +133,7 @@ def train_run(store: RunStore, run_id: str, *, data: Mnist | None = None, report
 
         from mnist_models.worker import models
         from mnist_models.worker.callback import ProgressCallback
+        from mnist_models.worker.hparams import write_hparams
         from mnist_models.worker.insight_recorder import InsightRecorder
 
         model_config, train_config = store.load_configs(run_id)
@@ -163,6 +164,8 @@ def train_run(store: RunStore, run_id: str, *, data: Mnist | None = None, report
         if fine_tuning is not None:
             fine_tuning.finish(model, split)
         callback.finish()
+        if insight is not None:
+            write_hparams(store, run_id, model_config, train_config, reporter.snapshot())
     except Exception as error:
         if insight is not None:
             with contextlib.suppress(Exception):
