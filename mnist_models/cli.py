@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from mnist_models import cli_code
+from mnist_models import cli_code, cli_lr_find, cli_sweep
 from mnist_models import config as configs
 from mnist_models.architecture import count_params
 from mnist_models.budget import budget_problems
@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     runs = commands.add_parser("runs", help="list saved runs", description="List the saved runs, newest first.")
     runs.add_argument("--json", action="store_true", help="one JSON object per line instead of a table")
     cli_code.add_parsers(commands)
+    cli_lr_find.add_parser(commands)
+    cli_sweep.add_parsers(commands)
     return parser
 
 
@@ -69,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         return _runs(args.json)
     if args.command in cli_code.COMMANDS:
         return cli_code.main(args)
+    if args.command == cli_lr_find.COMMAND:
+        return cli_lr_find.main(args)
+    if args.command in cli_sweep.COMMANDS:
+        return cli_sweep.main(args)
     return _train(args)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from mnist_models import config as configs
 from mnist_models.config import ModelConfig, TrainConfig
-from mnist_models.store.run_info import NotYourRunError
+from mnist_models.store.run_info import TRAIN_TASK, NotYourRunError
 
 
 class NotYourJobError(NotYourRunError):
@@ -34,6 +34,7 @@ class Job:
     position: int | None  # 1 for the next to start; None once running
     created: float
     key: str | None = None  # JobSpec.key of what it trains (None for runs from before jobs were shared)
+    task: str = TRAIN_TASK  # a training, or a learning-rate range test (run_info.TASKS)
 
     @property
     def owner(self) -> str | None:
@@ -53,12 +54,18 @@ class JobSpec:
     preset: str | None = None
     name: str | None = None
     files: dict[str, bytes] | None = None  # put into the run's folder before it can start (RunStore.create)
+    task: str = TRAIN_TASK  # what the worker does: train, or run a learning-rate range test (run_info.TASKS)
 
     @property
     def key(self) -> str:
-        """What determines the training's result: both configs (the seed and the data subset included) and the
-        files it starts from. Two specs with the same key train the same run, so they share one training."""
+        """What determines the job's result: its task, both configs (the seed and the data subset included) and
+        the files it starts from. Two specs with the same key make the same run, so they share one job; a range
+        test never shares with a training."""
         digest = hashlib.sha256(configs.dumps(self.model, self.train).encode())
+        if self.task != TRAIN_TASK:
+            # Only other tasks add theirs: a training's key stays what it was before tasks, so that finished runs
+            # from then are still found as identical trainings.
+            digest.update(f"\0task\0{self.task}".encode())
         for name, content in sorted((self.files or {}).items()):
             digest.update(f"\0{name}\0".encode() + hashlib.sha256(content).digest())
         return digest.hexdigest()[:32]

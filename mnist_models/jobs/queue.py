@@ -90,14 +90,15 @@ class JobQueue(Takeover, Sharing):
         `files` go into the run's folder before the job can start (see RunStore.create)."""
         return self.submit_series([JobSpec(model, train, preset, name, files)], owner=owner)[0]
 
-    def submit_series(self, specs: list[JobSpec], *, owner: str | None = None) -> list[str]:
+    def submit_series(self, specs: list[JobSpec], *, owner: str | None = None, limit: int = MAX_SERIES) -> list[str]:
         """Queue several jobs one after the other (a lesson comparing two runs) and return their run ids.
 
-        A learner may have one job at a time, or one series of at most MAX_SERIES when nothing else of theirs is
-        waiting or running. Every config is checked before any is queued, so a bad one queues nothing.
+        A learner may have one job at a time, or one series of at most `limit` (MAX_SERIES; a sweep passes its
+        own cap, see jobs/sweep_jobs.py) when nothing else of theirs is waiting or running. Every config is
+        checked before any is queued, so a bad one queues nothing.
         """
-        if not 1 <= len(specs) <= MAX_SERIES:
-            raise ValueError(f"Queue between 1 and {MAX_SERIES} jobs at once, not {len(specs)}.")
+        if not 1 <= len(specs) <= limit:
+            raise ValueError(f"Queue between 1 and {limit} jobs at once, not {len(specs)}.")
         for spec in specs:
             spec.model.validate()
             spec.train.validate()
@@ -128,11 +129,12 @@ class JobQueue(Takeover, Sharing):
                     continue
                 run_id = self.store.create(spec.model, spec.train, preset=spec.preset, name=spec.name,
                                            params=count_params(spec.model), status=QUEUED, owner=key,
-                                           executor=self.executor.name, files=spec.files, job_key=job_key)
+                                           executor=self.executor.name, files=spec.files, job_key=job_key,
+                                           task=spec.task)
                 info = self.store.get(run_id)
                 self._waiting.append(run_id)
                 self._info[run_id] = Job(run_id, info.name, QUEUED, info.owners, len(self._waiting), info.created,
-                                         job_key)
+                                         job_key, spec.task)
                 run_ids.append(run_id)
             # With a free slot it starts now, so the page that submitted it already shows it training.
             self._launch_locked()

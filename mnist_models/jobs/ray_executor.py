@@ -59,7 +59,8 @@ def _remote_train(files: dict[str, bytes], run_id: str, threads: int, mailbox) -
 
     import ray
 
-    from mnist_models.worker.training import set_thread_count, train_run
+    from mnist_models.worker.tasks import run_task
+    from mnist_models.worker.training import set_thread_count
 
     set_thread_count(threads)
     with tempfile.TemporaryDirectory(prefix="mnist-ray-") as root:
@@ -76,7 +77,7 @@ def _remote_train(files: dict[str, bytes], run_id: str, threads: int, mailbox) -
 
         thread = threading.Thread(target=mirror, daemon=True)
         thread.start()
-        train_run(store, run_id)
+        run_task(store, run_id)  # a training, or a learning-rate range test
         done.set()
         thread.join()
         return {name: path.read_bytes() for name, path in store.published_files(run_id)}

@@ -20,7 +20,7 @@ SYNC_SECONDS = 2.0  # how often the queue reads the folder for jobs another proc
 
 def job_of(info: RunInfo) -> Job:
     """The queue's entry for a run waiting on disk (another process queued it, or an earlier server)."""
-    return Job(info.run_id, info.name, QUEUED, info.owners, None, info.created, info.job_key)
+    return Job(info.run_id, info.name, QUEUED, info.owners, None, info.created, info.job_key, info.task)
 
 
 class Takeover:
@@ -44,7 +44,7 @@ class Takeover:
             self._sync_locked()
 
     def _sync_locked(self) -> None:
-        queued = {info.run_id: info for info in self.store.list() if info.status == QUEUED}
+        queued = {info.run_id: info for info in self.store.list(task=None) if info.status == QUEUED}
         for run_id in [run_id for run_id in self._waiting if run_id not in queued]:
             self._waiting.remove(run_id)  # started or cancelled by another process
             self._info.pop(run_id, None)
@@ -55,7 +55,7 @@ class Takeover:
 
     def _adopt(self) -> None:
         """Take over what an earlier server left: its queue, and its local workers still training."""
-        for info in sorted(self.store.list(), key=lambda info: info.created):
+        for info in sorted(self.store.list(task=None), key=lambda info: info.created):
             if info.run_id in self._info:
                 continue
             if info.status == QUEUED:
@@ -66,7 +66,7 @@ class Takeover:
                 if info.executor == "local" and meta_pid is not None:
                     self._running[info.run_id] = AdoptedWorker(meta_pid)
                     self._info[info.run_id] = Job(info.run_id, info.name, info.status, info.owners, None,
-                                                  info.created, info.job_key)
+                                                  info.created, info.job_key, info.task)
                 elif info.executor != "local":
                     # A Ray task ends with the driver that started it: that server is gone, so is the task.
                     self.store.update(info.run_id, status=INTERRUPTED, finished=time.time(),

@@ -30,15 +30,21 @@ QUEUE_LOCK_FILE = ".queue.lock"  # in the runs folder: held by the one server pr
 SNAPSHOT_FILE = "my_digits.npz"
 BASE_MODEL_FILE = "base_model.keras"
 RESULT_FILE = "fine_tune.json"
+# A learning-rate range test's own files: the rates to try, put in at submit, and what it measured (each batch's
+# rate and own loss, rewritten as it runs).
+LR_FIND_SETTINGS_FILE = "lr_find_settings.json"
+LR_FIND_FILE = "lr_find.json"
 DIGITS_DIR = "_digits"  # beside the runs: each owner's kept drawings (not a run id, so the store skips it)
 LEARNERS_DIR = "_learners"  # beside the runs: each learner's chosen name, Lab step and guesses
+SWEEPS_DIR = "_sweeps"  # beside the runs: each owner's sweeps, one JSON record each (which runs, which values)
+SWEEPS_WITHOUT_OWNER = "_command-line"  # in SWEEPS_DIR: the sweeps of nobody in particular (the command line's)
 
 # The files a worker writes that readers elsewhere (another machine's server) need, besides TensorBoard's.
-PUBLISHED_FILES = (META_FILE, HISTORY_FILE, MODEL_FILE, INSIGHT_FILE, RESULT_FILE)
+PUBLISHED_FILES = (META_FILE, HISTORY_FILE, MODEL_FILE, INSIGHT_FILE, RESULT_FILE, LR_FIND_FILE)
 # The files a job's worker needs to start: what the store writes at submit (a fine-tune's inputs included).
-JOB_INPUT_FILES = (CONFIG_FILE, META_FILE, HISTORY_FILE, SNAPSHOT_FILE, BASE_MODEL_FILE)
+JOB_INPUT_FILES = (CONFIG_FILE, META_FILE, HISTORY_FILE, SNAPSHOT_FILE, BASE_MODEL_FILE, LR_FIND_SETTINGS_FILE)
 RESERVED_FILES = frozenset({CONFIG_FILE, HISTORY_FILE, META_FILE, MODEL_FILE, STOP_FILE, INSIGHT_FILE, WORKER_LOG,
-                            LOCK_FILE, RESULT_FILE})
+                            LOCK_FILE, RESULT_FILE, LR_FIND_FILE})
 
 # A run id: when it was made, the preset's slug, and random hex; checked before any id becomes a path.
 RUN_ID = re.compile(r"^\d{8}-\d{6}-[a-z0-9-]{1,40}-[0-9a-f]{6}$")

@@ -16,6 +16,11 @@ MAX_NAME_LENGTH = 80
 # A live run refreshes its heartbeat about twice a second (more rarely while it scores the test set or saves);
 # one silent for much longer has died. This is the only test for a worker on another machine (a Ray node).
 STALE_AFTER_SECONDS = 300.0
+# What a run's worker does (meta.json's "task"): train a network, or run a learning-rate range test on a throwaway
+# copy of one. A range test is queued, owned and watched like a training but is no model: pages list trainings.
+TRAIN_TASK = "train"
+LR_FIND_TASK = "lr-find"
+TASKS = (TRAIN_TASK, LR_FIND_TASK)
 
 
 class RunNotFoundError(LookupError):
@@ -56,6 +61,7 @@ class RunInfo:
     # joined it (or took its result). `owner` is the first of them.
     owners: tuple[str, ...] = ()
     job_key: str | None = None  # what determines the result (configs, seed, data): identical jobs share it
+    task: str = TRAIN_TASK  # TRAIN_TASK or LR_FIND_TASK (see TASKS)
 
     def owned_by(self, owner: str | None) -> bool:
         """Whether the run counts as this learner's (they asked for it, or joined it)."""
@@ -108,6 +114,9 @@ def info_from_meta(folder: Path, meta: dict[str, Any]) -> RunInfo:
         owners=owners_from_meta(meta),
         job_key=meta["job_key"] if isinstance(meta.get("job_key"), str) else None,
         executor=str(meta.get("executor") or "local"),
+        # No task: a run from before range tests, so a training. An unknown one (a newer server's) stays what it
+        # says, so that it is never listed as a model.
+        task=meta["task"] if isinstance(meta.get("task"), str) and meta["task"] else TRAIN_TASK,
     )
 
 

@@ -42,6 +42,7 @@ from mnist_models.store.progress import (
     progress_from_files,
 )
 from mnist_models.store.run_info import (
+    TRAIN_TASK,
     NotYourRunError,
     RunInfo,
     RunLimitError,
@@ -71,12 +72,14 @@ class RunStore(WorkerFiles):
 
     def create(self, model: ModelConfig, train: TrainConfig, *, preset: str | None = None, name: str | None = None,
                device: str = "", params: int = 0, status: str = STARTING, owner: str | None = None,
-               executor: str = "local", files: dict[str, bytes] | None = None, job_key: str | None = None) -> str:
+               executor: str = "local", files: dict[str, bytes] | None = None, job_key: str | None = None,
+               task: str = TRAIN_TASK) -> str:
         """Make a folder for a new run and return its id. A queued run waits for the job queue to start it;
         any other starts as `status` ("starting") with this process as its worker until a worker takes over.
         `files` (plain names to contents) are written into the folder first: what a job needs besides its
-        config, such as a fine-tuning's starting model, so that the job never reads anything outside its run."""
-        if owner is not None:
+        config, such as a fine-tuning's starting model, so that the job never reads anything outside its run.
+        `task` says what its worker does (run_info.TASKS): only trainings count towards a learner's runs."""
+        if owner is not None and task == TRAIN_TASK:
             limit = max_runs_per_owner()
             if sum(info.owned_by(owner) for info in self.list()) >= limit:
                 raise RunLimitError(f"You keep {limit} runs, the most this server allows for one learner: delete "
@@ -105,6 +108,7 @@ class RunStore(WorkerFiles):
                 "owner": owner,
                 "owners": [owner] if owner is not None else [],
                 "job_key": job_key,
+                "task": task,
                 "executor": executor,
                 "created": now,
                 "finished": None,
@@ -253,8 +257,9 @@ class RunStore(WorkerFiles):
         folder = self.folder(run_id)
         return info_from_meta(folder, self._read_meta(folder))
 
-    def list(self) -> list[RunInfo]:
-        """Every readable run, newest first; unreadable folders are skipped with a logged warning."""
+    def list(self, task: str | None = TRAIN_TASK) -> list[RunInfo]:
+        """Every readable run of this task (trainings unless told; None: every run, range tests too), newest
+        first; unreadable folders are skipped with a logged warning."""
         if not self.root.is_dir():
             return []
         found = []
@@ -262,9 +267,12 @@ class RunStore(WorkerFiles):
             if not folder.is_dir() or not RUN_ID.fullmatch(folder.name):
                 continue
             try:
-                found.append(info_from_meta(folder, self._read_meta(folder)))
+                info = info_from_meta(folder, self._read_meta(folder))
             except (OSError, ValueError, KeyError, TypeError) as error:
                 log.warning("Skipping run folder %s: %s", folder, error)
+                continue
+            if task is None or info.task == task:
+                found.append(info)
         return sorted(found, key=lambda info: info.created, reverse=True)
 
     def load_history(self, run_id: str) -> dict[str, list[dict[str, float]]]:

@@ -30,9 +30,10 @@ def get_ready():
 
 
 def run_job(job: dict, data=None) -> int:
-    """Train one job as the queue described it; returns the process's exit code (0 once the run is saved)."""
+    """Do one job as the queue described it; returns the process's exit code (0 once the run is saved)."""
     from mnist_models.store.runs import RunStore
-    from mnist_models.worker.training import set_thread_count, train_run
+    from mnist_models.worker.tasks import run_task
+    from mnist_models.worker.training import set_thread_count
 
     store = RunStore(job["root"])
     run_id = job["run_id"]
@@ -44,7 +45,7 @@ def run_job(job: dict, data=None) -> int:
     stop = threading.Event()
     # SIGTERM (a shutdown, a cluster taking its node back) stops like the Stop button: the run is saved.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    train_run(store, run_id, data=data, stop_event=stop)
+    run_task(store, run_id, data=data, stop_event=stop)  # a training, or a learning-rate range test
     return 0
 
 
