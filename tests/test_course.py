@@ -21,7 +21,7 @@ def test_steps_follow_the_codelab_and_start_with_the_data():
     assert steps[-1].preset == "fast-99" and steps[-1].target == 0.99  # beyond the codelab: a target instead
     for step in steps:
         assert step.title and step.theory and step.question.endswith("?") and len(step.answer) > 80
-    assert [step.id for step in steps if step.lesson] == ["five-layer-dropout"]
+    assert [step.id for step in steps if step.lesson] == ["learning-rate-sweep", "five-layer-dropout"]
 
 
 def test_get_step_and_previous_training_step():

@@ -9,6 +9,9 @@ from dashboard import charts, state
 from dashboard.code_view import code_ui
 from dashboard.identity import owner
 from dashboard.lab_class import identical_choice_ui, prediction_ui, record_step
+from dashboard.lab_exercise import exercise_ui
+from dashboard.lab_sweep import LESSON as SWEEP_LESSON
+from dashboard.lab_sweep import lesson_ui as sweep_lesson_ui
 from dashboard.live_chart import live_chart
 from dashboard.live_view import live_ui
 from dashboard.presentation import presenting
@@ -174,6 +177,7 @@ def training_step_ui(step: Step) -> None:
     st.caption(f"{preset.description} {preset.params:,} parameters · {train.epochs} epochs · "
                f"batches of {train.batch_size}.")
     code_ui(model, train, name=preset.name, about=f"{step.title}. {preset.description}", key=f"lab_code_{step.id}")
+    exercise_ui(step)
     mine = state.job_queue().jobs_of(me)
     previous_step = course.previous_training_step(step)
     prediction_ui(step, best, course.best_run(previous_step, runs, key) if previous_step else None)
@@ -259,6 +263,8 @@ def page() -> None:
     with results:
         if step.preset:
             training_step_ui(step)
+        elif step.lesson == SWEEP_LESSON:
+            sweep_lesson_ui(step)
         else:
             data_ui()
     if step.lesson == "overfitting":

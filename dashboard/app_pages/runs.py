@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard import charts, state
 from dashboard.identity import is_teacher, owner
+from dashboard.runs_parallel import parallel_ui
 from dashboard.safe_text import code
 from dashboard.widgets import plain
 from mnist_models import config as cfg
@@ -170,6 +171,7 @@ def page() -> None:
     st.caption(f"{len(runs)} run(s) in {code(state.run_store().root)}. Select a row to see its curves and settings.")
     selected = runs_table_ui(runs)
     compare_ui(runs)
+    parallel_ui(runs)
     if selected is not None:
         details_ui(selected)
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import presentation, state
+from dashboard.code_box import code_box_ui
 from dashboard.code_view import code_ui
 from dashboard.controls_spec import PRESET_KEY, URL_LIMITS, is_control_key
 from dashboard.identity import is_teacher, owner
 from dashboard.lab_class import identical_choice_ui
 from dashboard.live_view import live_ui
+from dashboard.lr_find_view import lr_find_ui
 from dashboard.presentation import presenting
+from dashboard.sweep_ui import sweep_ui
+from dashboard.sweep_view import train_sweep_ui
 from dashboard.train_controls import network_ui, preset_ui, problems_ui, set_controls, summary_ui, training_ui
 from dashboard.widgets import plain
 from mnist_models import share
@@ -19,6 +23,7 @@ from mnist_models.config import ModelConfig, TrainConfig
 from mnist_models.jobs.job import Job, JobSpec, NotYourJobError, QueueFullError
 from mnist_models.jobs.queue import JobQueue
 from mnist_models.presets import PRESETS, Preset
+from mnist_models.store.run_info import TRAIN_TASK
 from mnist_models.store.runs import RunNotFoundError
 
 URL_STATE_KEY = "_train_url"  # the address as this page last wrote it
@@ -64,7 +69,8 @@ def watch_ui(queue: JobQueue, me: str) -> str | None:
     """Which run the results column shows: this learner's latest, or any job on the server (everyone may
     watch every training). A box to choose appears once there is more than one."""
     store = state.run_store()
-    labels = {job.run_id: _job_label(job, me) for job in queue.jobs()}
+    # Trainings only: a learning-rate range test shows in its own panel, and has no curves against epochs.
+    labels = {job.run_id: _job_label(job, me) for job in queue.jobs() if job.task == TRAIN_TASK}
     if "job_id" not in st.session_state:
         # A new session (a refresh, the next day): show this browser's newest run again.
         key = me
@@ -180,6 +186,7 @@ def page() -> None:
         controls, results = st.columns([2, 3], gap="large")
     with controls:
         preset = preset_ui()
+        code_box_ui()
         with section("Network"):
             model = network_ui()
             model_problems = model.problems()
@@ -188,6 +195,8 @@ def page() -> None:
             train, name = training_ui()
             train_problems = train.problems()
             problems_ui(train_problems)
+        lr_find_ui(model, train, preset, name, model_problems + train_problems)
+        sweep_ui(model, train, preset, name, model_problems + train_problems)
         valid = not (model_problems + train_problems)
         problems = model_problems + train_problems
         if valid:
@@ -203,6 +212,8 @@ def page() -> None:
             code_ui(model, train, name=name or preset.title, about=preset.description, key="train_code")
     write_url(model, train, preset)
     with results:
+        if train_sweep_ui():  # a sweep is watched: its view replaces the single run's
+            return
         queue = state.job_queue()
         run_id = watch_ui(queue, owner())
         buttons_ui(problems, run_id, (model, train, preset, name))
