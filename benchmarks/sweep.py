@@ -12,7 +12,11 @@ It prints each way's wall time, the ratio to one by one, and each rate's test ac
     python benchmarks/sweep.py --train-size 2000 --epochs 1       # a quick check
     python benchmarks/sweep.py --parts sweep --no-ray
 
-Other parts (the learning-rate range test) add themselves to PARTS.
+Part `lr-find`: the learning-rate range test, timed for the dense and the conv preset and its suggestion checked
+against a tenth and ten times it over three seeds (benchmarks/lr_find.py, run here with `--check`; with
+`--train-size` below 55,000 it checks one seed on 10,000 images, `--quick`).
+
+    python benchmarks/sweep.py --parts lr-find
 """
 
 from __future__ import annotations
@@ -99,7 +103,16 @@ def sweep_part(args: argparse.Namespace) -> None:
         print(f"sweep on Ray {on_ray:.1f} s: ratio {on_ray / alone:.2f} to one by one", flush=True)
 
 
-PARTS: dict[str, Callable[[argparse.Namespace], None]] = {"sweep": sweep_part}
+def lr_find_part(args: argparse.Namespace) -> None:
+    """The range test's own benchmark, in its own process (its arguments are its own)."""
+    command = [sys.executable, str(Path(__file__).with_name("lr_find.py")), "--check"]
+    if args.train_size < 55_000:
+        command.append("--quick")
+    print("Learning-rate range test (benchmarks/lr_find.py):", flush=True)
+    subprocess.run(command, check=False)
+
+
+PARTS: dict[str, Callable[[argparse.Namespace], None]] = {"sweep": sweep_part, "lr-find": lr_find_part}
 
 
 def main() -> int:
