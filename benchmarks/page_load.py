@@ -18,6 +18,7 @@ training, copied).
 
     python benchmarks/page_load.py                          # 5 warm repeats, cold once, 0 and 30 runs
     python benchmarks/page_load.py --repeats 9 --cold-repeats 3 --pages Lab,Train
+    python benchmarks/page_load.py --first-point 5          # Train -> first live point drawn, instead
 
 Exit code 0 once it has measured, 1 if a server would not start or a page never became idle, 2 for bad arguments.
 """
@@ -60,14 +61,26 @@ IDENTITY = "0123456789abcdef0123456789abcdef"  # the measuring browser's identit
 LOAD_SECONDS = 90  # a page not idle by then counts as a failed load
 QUIET_SECONDS = 0.3  # how long nothing new may start once a page looks idle, for it to count as idle
 TARGET_WARM, TARGET_COLD = 1.5, 2.2  # the issue's targets, as ratios to the bare page
+TARGET_FIRST_POINT = 2.0  # seconds from the click on Train to the first live point drawn
 
-# True once the app is connected, its script run has ended, its running indicator is gone and `heading` shows.
+# True once the app is connected, its script run has ended, its running indicator is gone, `heading` shows and
+# everything the page holds is drawn: every chart (Streamlit's Plotly charts and the live charts, which load
+# plotly.js after their element mounts), every custom component (the drawing pad) and every image, no spinner left.
 IDLE_JS = """(heading) => {
     const app = document.querySelector('[data-testid="stApp"]');
     if (!app || app.dataset.testScriptState !== "notRunning" || app.dataset.testConnectionState !== "CONNECTED")
         return false;
     if (document.querySelector('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]'))
         return false;
+    if (document.querySelector('[data-testid="stMain"] [data-testid="stSpinner"]')) return false;
+    const all = (selector, drawn) => [...document.querySelectorAll(selector)].every(drawn);
+    const charts = all('[data-testid="stPlotlyChart"]', (chart) => chart.querySelector(".js-plotly-plot"))
+        && all(".mnist-live-chart", (chart) => chart.classList.contains("js-plotly-plot"))
+        && all('[data-testid="stVegaLiteChart"]', (chart) => chart.querySelector("canvas, svg"));
+    const components = all('[data-testid="stBidiComponentRegular"]', (host) => host.childElementCount > 0)
+        && all('[data-testid="stBidiComponentIsolated"]', (host) => [host, ...host.querySelectorAll("*")].some(
+            (element) => element.shadowRoot && element.shadowRoot.childElementCount > 0));
+    if (!charts || !components || !all('[data-testid="stMain"] img', (image) => image.complete)) return false;
     return [...document.querySelectorAll("h1")].some(
         (element) => element.textContent.trim() === heading && element.getClientRects().length > 0);
 }"""
@@ -103,6 +116,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="runs in the full store, 0 to measure the empty store only (default 30)")
     parser.add_argument("--pages", type=page_list, default=list(PAGES),
                         help=f"pages to measure, comma-separated (default {','.join(PAGES)})")
+    parser.add_argument("--first-point", type=ranged(0, 20), default=0, metavar="N",
+                        help="instead of the page loads: N new learners press Train (a ready worker waiting) and "
+                             "the seconds to the first live point drawn are split by stage (see "
+                             "benchmarks/first_point.py)")
     return parser.parse_args(argv)
 
 
@@ -278,6 +295,10 @@ def main(argv: list[str] | None = None) -> int:
     from playwright.sync_api import Error, sync_playwright
 
     folder = Path(tempfile.mkdtemp(prefix="mnist-page-load-"))
+    if args.first_point:
+        from benchmarks import first_point
+
+        return first_point.main(folder, args.first_point, TARGET_FIRST_POINT)
     stores = {"empty store": folder / "empty"}
     if args.runs:
         from dashboard.identity import owner_of

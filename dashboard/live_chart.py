@@ -4,12 +4,15 @@
 from scratch every second in every watching browser (the costliest part of watching), and a learner's zoom
 was lost each time. This Components v2 chart keeps its element: each update hands the new figure to
 `Plotly.react`, which redraws only what changed and, with `layout.uirevision`, keeps zoom, pan and hidden
-legend entries. plotly.js comes from the installed `plotly` package, served by Streamlit's static file
-serving (`server.enableStaticServing`), never from the internet.
+legend entries. plotly.js is served by Streamlit's static file serving (`server.enableStaticServing`), never
+from the internet: plotly.js's basic bundle (scatter, bar and pie; dashboard/assets/, MIT licence) for the
+curves, a quarter of the full bundle's size and of its time in the browser, and the full bundle of the installed
+`plotly` package for a figure that needs more (a heatmap).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from pathlib import Path
@@ -19,24 +22,28 @@ import plotly.graph_objects as go
 import streamlit as st
 
 STATIC = Path(__file__).resolve().parent / "static"
+ASSETS = Path(__file__).resolve().parent / "assets"
 PLOTLY_JS = STATIC / "plotly.min.js"
+BASIC_JS = STATIC / "plotly-basic.min.js"
+BASIC_SOURCE = ASSETS / "plotly-basic.min.js"
+BASIC_TRACES = frozenset({"scatter", "bar", "pie"})  # the trace types plotly.js's basic bundle draws
 
 _JS = """
-let loading = null;
+const loading = {};
 
-function plotlyLoaded() {
-    if (window.Plotly) return Promise.resolve(window.Plotly);
-    if (!loading) {
-        loading = new Promise((resolve, reject) => {
+function plotlyLoaded(bundle) {
+    // Each bundle sets window.Plotly as it runs; its own copy is kept, so charts drawn by one keep using it.
+    if (!loading[bundle]) {
+        loading[bundle] = new Promise((resolve, reject) => {
             const script = document.createElement("script");
             // Relative to the page, so that a server behind a path prefix still finds it.
-            script.src = new URL("app/static/plotly.min.js", document.baseURI).href;
+            script.src = new URL(`app/static/${bundle}`, document.baseURI).href;
             script.onload = () => resolve(window.Plotly);
-            script.onerror = () => { loading = null; reject(new Error("plotly.min.js did not load")); };
+            script.onerror = () => { delete loading[bundle]; reject(new Error(`${bundle} did not load`)); };
             document.head.appendChild(script);
         });
     }
-    return loading;
+    return loading[bundle];
 }
 
 export default function ({ data, parentElement }) {
@@ -48,6 +55,9 @@ export default function ({ data, parentElement }) {
     }
     chart.style.height = `${data.height}px`;
     chart.style.width = "100%";
+    // A live view re-sends its charts at every tick, most often unchanged (nothing published meanwhile): then
+    // there is nothing to redraw.
+    if (chart.mnistDrawn === data.figure + data.bundle) return;
     const figure = JSON.parse(data.figure);
     const layout = figure.layout || {};
     // What st.plotly_chart's theme would do: the page's font, room for tick labels, the title left of the legend.
@@ -57,24 +67,37 @@ export default function ({ data, parentElement }) {
     layout.title = { ...(layout.title || {}), x: 0, xanchor: "left", y: 0.98, yanchor: "top" };
     layout.margin = { ...(layout.margin || {}), t: 70, l: 80 };
     layout.paper_bgcolor = "rgba(0,0,0,0)";
-    plotlyLoaded().then((Plotly) => Plotly.react(chart, figure.data, layout, {
-        displaylogo: false, responsive: true,
-    }));
+    plotlyLoaded(data.bundle).then((Plotly) => {
+        if (chart.mnistPlotly && chart.mnistPlotly !== Plotly) chart.mnistPlotly.purge(chart);
+        chart.mnistPlotly = Plotly;
+        chart.mnistDrawn = data.figure + data.bundle;
+        return Plotly.react(chart, figure.data, layout, { displaylogo: false, responsive: true });
+    });
 }
 """
 
 _component = st.components.v2.component("mnist_live_chart", js=_JS, isolate_styles=False)
 
 
+def _copy(source: Path, target: Path) -> None:
+    """Copy `source` to `target` unless it is there already. The copy keeps the source's modification time:
+    browsers keep a file in their cache for a while in proportion to its age, so every tab after the first
+    takes plotly.js from the cache instead of fetching and compiling it again."""
+    if target.is_file() and target.stat().st_size == source.stat().st_size:
+        return
+    STATIC.mkdir(exist_ok=True)
+    partial = target.with_suffix(".partial")
+    shutil.copy2(source, partial)
+    partial.replace(target)
+
+
 def plotly_js_ready() -> bool:
-    """Put the installed plotly.js where Streamlit serves static files (once, or after a plotly upgrade)."""
-    source = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+    """Put plotly.js (the installed full bundle, and the basic one where the checkout has it) where Streamlit
+    serves static files: once, or after an upgrade."""
     try:
-        if not PLOTLY_JS.is_file() or PLOTLY_JS.stat().st_size != source.stat().st_size:
-            STATIC.mkdir(exist_ok=True)
-            partial = PLOTLY_JS.with_suffix(".partial")
-            shutil.copyfile(source, partial)
-            partial.replace(PLOTLY_JS)
+        _copy(Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js", PLOTLY_JS)
+        if BASIC_SOURCE.is_file():
+            _copy(BASIC_SOURCE, BASIC_JS)
     except OSError:
         return False  # a read-only install: live charts fall back to st.plotly_chart
     return True
@@ -85,10 +108,21 @@ def _ready() -> bool:
     return plotly_js_ready()
 
 
+@functools.lru_cache(maxsize=256)
+def bundle_for(figure_json: str) -> str:
+    """The plotly.js file that draws this figure (its JSON): the basic bundle when it has it and every trace is a
+    scatter, bar or pie trace, else the full one."""
+    traces = json.loads(figure_json).get("data") or []
+    kinds = {trace.get("type", "scatter") for trace in traces}
+    if kinds <= BASIC_TRACES and BASIC_JS.is_file():
+        return BASIC_JS.name
+    return PLOTLY_JS.name
+
+
 def live_chart(figure: go.Figure | str, key: str, height: int = 380) -> None:
     """Show `figure` (a Plotly figure, or its JSON); later calls with the same key update the chart in place."""
     if not _ready():
         st.plotly_chart(go.Figure(json.loads(figure)) if isinstance(figure, str) else figure, key=key)
         return
     payload = figure if isinstance(figure, str) else figure.to_json()
-    _component(data={"figure": payload, "height": height}, key=key, height=height)
+    _component(data={"figure": payload, "height": height, "bundle": bundle_for(payload)}, key=key, height=height)

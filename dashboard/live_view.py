@@ -43,7 +43,17 @@ def _figures(run_id: str, version: tuple, codelab_accuracy: float | None, projec
                charts.loss_figure(curves, height=height))
     if projector:
         figures = tuple(charts.projector_style(figure) for figure in figures)
+    for figure in figures:
+        show_lone_points(figure)
     return figures[0].to_json(), figures[1].to_json()
+
+
+def show_lone_points(figure) -> None:
+    """Give a marker to every line that has a single point so far: a line through one point draws nothing, and the
+    first train point (right after the first batch) is what a learner who just pressed Train is waiting to see."""
+    for trace in figure.data:
+        if trace.type == "scatter" and trace.mode == "lines" and trace.x is not None and len(trace.x) == 1:
+            trace.mode = "lines+markers"
 
 
 def waiting_ui(run_id: str) -> None:
@@ -114,7 +124,7 @@ def result_ui(progress: Progress, codelab_accuracy: float | None) -> None:
 
 def live_ui(run_id: str, *, key: str = "train", show_inside: bool = False) -> None:
     """Re-draws itself once a second while the run waits or trains (faster until its first point); a full rerun
-    when it starts, shows its first point or ends updates the buttons and the pace. It only reads the run folder:
+    when it starts, has shown its first point or ends updates the buttons and the pace. It only reads the run folder:
     the training itself runs in a worker process. `key` keeps the charts of two live views apart; `show_inside`
     adds the weights, learning rate and digit wall."""
     try:
@@ -126,6 +136,7 @@ def live_ui(run_id: str, *, key: str = "train", show_inside: bool = False) -> No
     codelab_accuracy = PRESETS[info.preset].codelab_accuracy if info.preset in PRESETS else None
     awaiting_first_point = not first.done and not first.waiting and not first.train
     every = FIRST_POINT_SECONDS if awaiting_first_point else LIVE_SECONDS
+    shown_key = f"_{key}_first_point_shown"  # the run whose first point this live view has sent
 
     @st.fragment(run_every=every if not first.done else None)
     def live_view() -> None:
@@ -141,8 +152,14 @@ def live_ui(run_id: str, *, key: str = "train", show_inside: bool = False) -> No
             if show_inside:
                 insight, rates = state.insight(run_id)
                 insight_ui(insight, rates, load_mnist().x_test, key=f"{key}_inside", live=True)
-        if ((first.waiting and not progress.waiting) or (not first.done and progress.done)
-                or (awaiting_first_point and progress.train)):
+        slow_down = awaiting_first_point and bool(progress.train)
+        if slow_down and st.session_state.get(shown_key) != run_id:
+            # This run sends the first point; a full rerun started now would drop it unsent (a new script run
+            # clears Streamlit's outgoing queue) and show it only after the whole page, 0.3-0.5 s later. The
+            # slower pace can wait for the next tick.
+            st.session_state[shown_key] = run_id
+            slow_down = False
+        if (first.waiting and not progress.waiting) or (not first.done and progress.done) or slow_down:
             st.rerun()
 
     live_view()

@@ -32,7 +32,8 @@ def job_queue() -> JobQueue:
 
 
 class WarmUpGate:
-    """Holds local executors' ready workers back until this process has drawn its first page, and a moment more.
+    """Opens a moment after this process has drawn its first page: local executors prepare their ready worker only
+    then (`LocalExecutor.warm_after`).
 
     A ready worker imports TensorFlow as soon as its queue exists (about 2.5 s of a core, more on a busy machine);
     when the first page to make the queue was still drawing, that took one of two cores from the page and from
@@ -42,22 +43,17 @@ class WarmUpGate:
 
     def __init__(self, delay: float):
         self.delay = delay
+        self.opened = threading.Event()
         self._lock = threading.Lock()
-        self._held: list[LocalExecutor] = []
         self._drawn = False  # a page has been drawn: the release is under way or done
-        self._open = False  # released: executors made from now on warm up at once
 
     def hold(self, executor: object) -> None:
-        """Keep `executor` from preparing a ready worker until the release (only a warming local executor)."""
-        if not isinstance(executor, LocalExecutor) or not executor.warm:
-            return
-        with self._lock:
-            if not self._open:
-                executor.warm = False
-                self._held.append(executor)
+        """Keep `executor` (a local one; others have no ready worker) from preparing one before the release."""
+        if isinstance(executor, LocalExecutor) and executor.warm_after is None:
+            executor.warm_after = self.opened
 
     def page_drawn(self) -> None:
-        """Called after every page; the first call releases the held executors `delay` seconds later."""
+        """Called after every page; the first call opens the gate `delay` seconds later."""
         with self._lock:
             if self._drawn:
                 return
@@ -67,11 +63,7 @@ class WarmUpGate:
         timer.start()
 
     def release(self) -> None:
-        with self._lock:
-            self._open = True
-            held, self._held = self._held, []
-        for executor in held:
-            executor.warm = True  # the queue's scheduler starts a ready worker at its next poll
+        self.opened.set()  # the queue's scheduler starts a ready worker at its next poll
 
 
 # Long enough for the browser to finish drawing what the first script run sent (a few tenths of a second).

@@ -53,7 +53,9 @@ def test_a_fit_records_its_points_and_epochs(split):
         (pytest.approx(step / 5), step) for step in range(1, 11)]
     # One test point at each epoch's end, and none added by finish().
     assert [(point.epoch, point.step) for point in progress.test] == [(1.0, 5), (2.0, 10)]
-    # A train point at least at each epoch's end (more if a batch took over half a second).
+    # A train point after the very first batch, then at least at each epoch's end (more if a batch took over half
+    # a second).
+    assert (progress.train[0].epoch, progress.train[0].step) == (pytest.approx(0.2), 1)
     assert {(1.0, 5), (2.0, 10)} <= {(point.epoch, point.step) for point in progress.train}
     assert progress.train[-1].epoch == 2.0
     assert [point.step for point in progress.train] == sorted(point.step for point in progress.train)

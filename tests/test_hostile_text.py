@@ -431,9 +431,10 @@ def test_draw_and_inspect_show_hostile_models_as_text(hostile_store, trained_mod
     assert len(table.value) == len(finished), "every network's opinion, each named"
     assert [metric.label for metric in at.metric if metric.label == "Prediction"]
     at = open_page("inspect")
-    assert_safe(at)
+    sent = assert_safe(at)
     assert not at.error, [error.value for error in at.error]
-    assert len(at.get("plotly_chart")) >= 4, "the whole page: scores, confusion matrix, mistakes, weights"
+    # The whole page: accuracy per digit and probabilities (charts), confusion matrix, mistakes, weights (pictures).
+    assert len(sent.figures) >= 2 and len(sent.html) >= 3, (len(sent.figures), len(sent.html))
 
 
 def test_the_teacher_s_class_page_shows_hostile_learners_runs_and_guesses_as_text(hostile_store, monkeypatch):

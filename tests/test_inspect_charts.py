@@ -1,5 +1,5 @@
 """The figures of dashboard/inspect_charts.py that the Draw page shares, checked as pure functions (the Inspect
-page's confusion matrix, grids and activations are checked in test_inspection.py)."""
+page's other bars are checked in test_inspection.py, the pictures in test_pictures.py)."""
 
 from __future__ import annotations
 
@@ -21,11 +21,3 @@ def test_probabilities_highlight_the_most_likely_digit():
 def test_probabilities_of_nothing_do_not_crash():
     figure = inspect_charts.probability_figure([])
     assert list(figure.data[0].y) == []
-
-
-def test_image_figure_shows_the_pixels_upright():
-    image = [[0.0] * 28 for _ in range(28)]
-    figure = inspect_charts.image_figure(image, "input")
-    assert figure.layout.title.text == "input"
-    assert figure.layout.yaxis.autorange == "reversed"
-    assert len(figure.data[0].z) == 28

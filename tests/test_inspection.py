@@ -1,9 +1,9 @@
-"""Tests for mnist_models.inspection, the Inspect page's figures (dashboard.inspect_charts) and the page itself."""
+"""Tests for mnist_models.inspection, the Inspect page's bar charts (dashboard.inspect_charts) and the page itself
+(its pictures are checked in test_pictures.py)."""
 
 from __future__ import annotations
 
-import json
-
+import chart_support
 import numpy as np
 import plotly.graph_objects as go
 import pytest
@@ -197,24 +197,6 @@ def test_scoring_a_saved_run_reproduces_its_test_accuracy(trained_run, mnist):
     assert names == ["conv1", "dense1", "output"]
 
 
-def test_confusion_figure_shows_counts_with_axis_titles():
-    matrix = np.diag(np.full(10, 95))
-    matrix[4, 9] = 5
-    figure = inspect_charts.confusion_figure(matrix)
-    assert isinstance(figure, go.Figure)
-    assert [type(trace).__name__ for trace in figure.data] == ["Heatmap", "Heatmap"]
-    assert figure.layout.title.text == "Confusion matrix"
-    assert figure.layout.xaxis.title.text == "predicted digit"
-    assert figure.layout.yaxis.title.text == "true digit"
-    mistakes, correct = figure.data
-    assert mistakes.text[4][9] == "5"
-    assert mistakes.text[4][8] == ""  # empty cells stay blank
-    assert correct.text[3][3] == "95"
-    assert np.isnan(mistakes.z[3][3]) and np.isnan(correct.z[4][9])
-    with pytest.raises(ValueError, match=r"\(10, 10\)"):
-        inspect_charts.confusion_figure(np.zeros((3, 3)))
-
-
 def test_class_accuracy_figure_highlights_the_weakest_digit():
     accuracies = [0.99, 0.98, 0.95, 0.97, 0.96, 0.9, 0.99, 0.97, 0.96, 0.94]
     figure = inspect_charts.class_accuracy_figure(accuracies)
@@ -225,37 +207,6 @@ def test_class_accuracy_figure_highlights_the_weakest_digit():
     assert bars.text[5] == "90.0%"
     with pytest.raises(ValueError, match="10 values"):
         inspect_charts.class_accuracy_figure([0.5, 0.5])
-
-
-def test_image_grid_figure_one_heatmap_and_title_per_image():
-    images = np.random.default_rng(0).normal(size=(7, 28, 28))
-    titles = [f"true {digit}, predicted 9 (97%)" for digit in range(7)]
-    figure = inspect_charts.image_grid_figure(images, titles, columns=3, title="Mistakes", diverging=True)
-    assert len(figure.data) == 7
-    assert all(isinstance(trace, go.Heatmap) for trace in figure.data)
-    assert [annotation.text for annotation in figure.layout.annotations] == titles
-    assert figure.layout.title.text == "Mistakes"
-    # Diverging: one symmetric range, so zero sits in the middle of the colour scale (white).
-    assert figure.layout.coloraxis.cmin == pytest.approx(-figure.layout.coloraxis.cmax)
-    assert figure.layout.coloraxis.cmax == pytest.approx(np.abs(images).max())
-    with pytest.raises(ValueError, match="one title per image"):
-        inspect_charts.image_grid_figure(images, titles[:2])
-    with pytest.raises(ValueError, match=r"\(n, height, width\)"):
-        inspect_charts.image_grid_figure(np.zeros((28, 28)), ["one"])
-
-
-def test_feature_maps_figure_one_small_heatmap_per_channel():
-    maps = np.random.default_rng(1).uniform(0, 2, size=(14, 14, 8))
-    figure = inspect_charts.feature_maps_figure(maps, "conv2: 8 feature maps of 14x14")
-    assert len(figure.data) == 8
-    assert figure.layout.title.text == "conv2: 8 feature maps of 14x14"
-    np.testing.assert_allclose(np.asarray(figure.data[2].z), maps[:, :, 2])
-    assert figure.layout.coloraxis.cmin == 0.0  # ReLU outputs: black is "no response"
-    many = inspect_charts.feature_maps_figure(np.ones((7, 7, 100)), "conv3", max_maps=48)
-    assert len(many.data) == 48
-    assert "first 48 of 100" in many.layout.title.text
-    with pytest.raises(ValueError, match="channels"):
-        inspect_charts.feature_maps_figure(np.ones((7, 7)), "flat")
 
 
 def test_dense_activation_figure_bars():
@@ -283,8 +234,7 @@ def _fresh_app():
 
 
 def _chart_titles(app) -> list[str]:
-    return [json.loads(chart.proto.spec)["layout"].get("title", {}).get("text", "")
-            for chart in app.get("plotly_chart")]
+    return chart_support.titles(app)
 
 
 def test_inspect_page_shows_a_saved_run(trained_run, monkeypatch):
@@ -322,4 +272,4 @@ def test_inspect_page_without_runs_points_to_train():
     app = _fresh_app()
     assert not app.exception, app.exception
     assert "no trained network" in app.info[0].value
-    assert not app.get("plotly_chart")
+    assert not app.get("plotly_chart") and not chart_support.titles(app)

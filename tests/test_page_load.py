@@ -15,6 +15,11 @@ def test_the_defaults_measure_every_page_with_30_runs():
     args = page_load.parse_args([])
     assert (args.repeats, args.cold_repeats, args.runs) == (5, 1, 30)
     assert args.pages == ["Lab", "Train", "Runs", "Draw", "Inspect"]
+    assert args.first_point == 0, "Train -> first point only when asked for"
+
+
+def test_first_point_asks_for_that_many_learners():
+    assert page_load.parse_args(["--first-point", "5"]).first_point == 5
 
 
 def test_pages_are_chosen_in_any_case_and_measured_in_the_dashboards_order():
@@ -25,7 +30,8 @@ def test_pages_are_chosen_in_any_case_and_measured_in_the_dashboards_order():
 
 @pytest.mark.parametrize("argv", [["--repeats", "0"], ["--repeats", "51"], ["--repeats", "two"],
                                   ["--cold-repeats", "-1"], ["--runs", "501"], ["--pages", "Lab,Settings"],
-                                  ["--pages", ","], ["--unknown"]])
+                                  ["--pages", ","], ["--first-point", "21"], ["--first-point", "one"],
+                                  ["--unknown"]])
 def test_bad_arguments_exit_with_code_2_and_a_message(argv, capsys):
     with pytest.raises(SystemExit) as ended:
         page_load.parse_args(argv)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pathlib
 import sys
+import threading
 import time
 
 import pytest
@@ -73,3 +74,23 @@ def test_an_idle_ready_worker_is_not_replaced_until_there_is_work():
         assert executor.ready is None, "its memory stays free while nobody trains"
     assert executor.failures == 0
     executor.close()
+
+
+class Waiting(LocalExecutor):
+    """Ready workers that wait for a job that never comes (they would import TensorFlow)."""
+
+    command = (sys.executable, "-c", "import sys; sys.stdin.read()")
+
+
+def test_no_ready_worker_before_warm_after_is_set():
+    gate = threading.Event()
+    executor = Waiting(warm_after=gate)
+    try:
+        for _ in range(3):
+            executor.prepare()
+            assert executor.ready is None, "held back until the event is set (the dashboard's first page)"
+        gate.set()
+        executor.prepare()
+        assert executor.ready is not None and executor.ready.poll() is None
+    finally:
+        executor.close()

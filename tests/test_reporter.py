@@ -129,6 +129,22 @@ def test_publish_if_due_publishes_at_most_every_publish_seconds(store):
     assert store.progress(reporter.run_id).step == 1
 
 
+def test_the_first_train_point_is_published_at_once_later_ones_when_due(store):
+    reporter = _reporter(store)
+    reporter.begin(batches_per_epoch=10, learning_rate=None)  # publishes
+    reporter.batch_done(1)
+    reporter.add_point("train", CurvePoint(0.1, 1, 2.2, 0.15))
+    reporter.publish_if_due()  # well within PUBLISH_SECONDS of begin(): the learner is waiting for this point
+    assert [point.step for point in store.progress(reporter.run_id).train] == [1]
+    reporter.batch_done(2)
+    reporter.add_point("train", CurvePoint(0.2, 2, 2.0, 0.3))
+    reporter.publish_if_due()
+    assert [point.step for point in store.progress(reporter.run_id).train] == [1], "the second one waits"
+    time.sleep(PUBLISH_SECONDS)
+    reporter.publish_if_due()
+    assert [point.step for point in store.progress(reporter.run_id).train] == [1, 2]
+
+
 def test_a_stop_file_is_seen_and_published(store):
     reporter = _reporter(store)
     reporter.begin(batches_per_epoch=10, learning_rate=None)

@@ -10,8 +10,9 @@ import streamlit as st
 from PIL import Image, ImageDraw
 from streamlit_drawable_canvas import st_canvas
 
-from dashboard import inspect_charts, state
+from dashboard import inspect_charts, pictures, state
 from dashboard.identity import is_teacher, owner
+from dashboard.live_chart import live_chart
 from dashboard.live_view import progress_bar_ui
 from dashboard.pen_up import latest_drawing, pen_up_ui
 from dashboard.widgets import model_ui, plain
@@ -34,6 +35,7 @@ STROKE_WIDTH = 18  # at 280 px this gives MNIST-like stroke thickness after the 
 QUICK_PRESET = "conv-bigger-dropout"
 MAX_COMPARED = 10  # networks asked at each stroke under "Every network's opinion" (about 1 ms each once loaded)
 QUICK_EPOCHS = 1  # one epoch of batches of 32: under a minute on a 2-core CPU, ~98.5% on the test set
+SEEN_PX = 200  # the 28x28 images the network is given, drawn this wide
 
 
 @st.cache_data(show_spinner=False)
@@ -132,15 +134,16 @@ def prediction_ui(run: RunInfo, image: np.ndarray | None) -> tuple[np.ndarray | 
         return None, None
     digit_image = to_mnist(image)
     digit, probability, probabilities = predictor.predict(digit_image)
-    # The answer first: the browser shows each element as it arrives, before the charts are built.
+    # The answer first: the browser shows each element as it arrives, before the charts are built. The pictures
+    # are PNGs and the bars use the live charts' small plotly.js: the page loads no chart library until a digit
+    # is drawn, and then only plotly.js's basic bundle.
     columns = st.columns(2)
     with columns[0]:
         st.metric("Prediction", str(digit), help="The digit with the highest probability.")
         st.markdown(f"**{probability:.1%}** sure")
     with columns[1]:
-        st.plotly_chart(inspect_charts.image_figure(digit_image, "What the network sees (28x28)", height=260),
-                        key="seen_image")
-    st.plotly_chart(inspect_charts.probability_figure(probabilities, height=280), key="probabilities")
+        st.html(pictures.picture_html(digit_image, "What the network sees (28x28)", px=SEEN_PX))
+    live_chart(inspect_charts.probability_figure(probabilities, height=280), key="probabilities", height=280)
     with st.expander("How the drawing becomes a 28x28 MNIST image"):
         st.markdown(
             "MNIST digits were cropped to their ink, scaled so the longer side is **20 pixels** (keeping the "
@@ -150,9 +153,8 @@ def prediction_ui(run: RunInfo, image: np.ndarray | None) -> tuple[np.ndarray | 
         naive = naive_resize(image)
         if naive is not None:
             naive_digit, naive_probability, _ = predictor.predict(naive)
-            st.plotly_chart(inspect_charts.image_figure(naive, f"Naive resize: predicted {naive_digit} "
-                                                               f"({naive_probability:.0%})", height=240),
-                            key="naive_image")
+            st.html(pictures.picture_html(naive, f"Naive resize: predicted {naive_digit} ({naive_probability:.0%})",
+                                          px=SEEN_PX))
     return digit_image, digit
 
 

@@ -1,4 +1,9 @@
-"""Inspect: where a trained network goes wrong, what its first layer learned, and what each layer sees."""
+"""Inspect: where a trained network goes wrong, what its first layer learned, and what each layer sees.
+
+Its pictures (digits, weights, feature maps, the confusion matrix) are HTML with small PNGs, and its charts use
+the live charts' plotly.js (the basic bundle): with Streamlit's Plotly charts, loading the full plotly.js and
+drawing a heatmap subplot per tile took the browser several seconds, most of the page's time.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,9 @@ from collections.abc import Iterator
 import numpy as np
 import streamlit as st
 
-from dashboard import inspect_charts, state
+from dashboard import inspect_charts, pictures, state
 from dashboard.insight_view import insight_ui
+from dashboard.live_chart import live_chart
 from dashboard.widgets import model_ui
 from mnist_models import inspection
 from mnist_models.config import ModelConfig
@@ -18,6 +24,7 @@ from mnist_models.data import Mnist, load_mnist
 
 IMAGE_KEY = "inspect_image"
 MISTAKE_COLUMNS = 6
+CLASS_ACCURACY_HEIGHT = 480  # beside the confusion matrix, about as tall
 log = logging.getLogger(__name__)
 MAX_DENSE_NEURONS = 24  # a hidden layer of 200 neurons would be 200 tiny images; the first few tell the story
 
@@ -62,10 +69,11 @@ def confusion_ui(predictions: np.ndarray, labels: np.ndarray) -> None:
     matrix = inspection.confusion_matrix(labels, predictions)
     left, right = st.columns([3, 2], gap="large")
     with left:
-        st.plotly_chart(inspect_charts.confusion_figure(matrix), key="confusion_matrix")
+        st.html(pictures.confusion_html(matrix))
     with right:
-        st.plotly_chart(inspect_charts.class_accuracy_figure(inspection.per_class_accuracy(labels, predictions)),
-                        key="class_accuracy")
+        live_chart(inspect_charts.class_accuracy_figure(inspection.per_class_accuracy(labels, predictions),
+                                                        height=CLASS_ACCURACY_HEIGHT),
+                   key="class_accuracy", height=CLASS_ACCURACY_HEIGHT)
 
 
 def mistakes_ui(probabilities: np.ndarray, labels: np.ndarray, images: np.ndarray) -> None:
@@ -82,8 +90,8 @@ def mistakes_ui(probabilities: np.ndarray, labels: np.ndarray, images: np.ndarra
     predicted = probabilities[indices].argmax(axis=1)
     titles = [f"true {labels[index]}, predicted {guess} ({probabilities[index, guess]:.0%})<br>test image #{index}"
               for index, guess in zip(indices, predicted, strict=True)]
-    st.plotly_chart(inspect_charts.image_grid_figure(images[indices], titles, columns=MISTAKE_COLUMNS,
-                                                     zrange=(0.0, 1.0), tile_height=150), key="mistakes_grid")
+    st.html(pictures.picture_grid_html(images[indices], titles, columns=MISTAKE_COLUMNS, zrange=(0.0, 1.0),
+                                       tile_px=140))
     st.caption("Many of these are hard even for people, and a few MNIST labels are simply wrong. Type an image's "
                "number under **Layer by layer** below to see how the network reached its answer.")
 
@@ -98,15 +106,15 @@ def weights_ui(model, config: ModelConfig) -> None:
         st.caption(f"The {len(weights)} filters of the first convolution, {size}x{size} weights each. Every filter "
                    "slides over the image and answers strongly where the pixels under it match its pattern: blue "
                    "pixels (positive weights) add, red ones (negative) subtract.")
-        figure = inspect_charts.image_grid_figure(weights, titles, columns=12, diverging=True, tile_height=110,
-                                                  colorbar_title="weight")
+        grid = pictures.picture_grid_html(weights, titles, columns=12, diverging=True, tile_px=90,
+                                          colorbar_title="weight")
     elif not config.hidden_units:
         titles = [f"digit {digit}" for digit in range(len(weights))]
         st.caption("This network is one softmax layer: each digit's score is the sum of the pixels times that "
                    "digit's 784 weights, drawn here as a 28x28 image. Blue pixels vote for the digit when they are "
                    "inked, red ones against it, so each image is a blurry template of the digit.")
-        figure = inspect_charts.image_grid_figure(weights, titles, columns=5, diverging=True, tile_height=170,
-                                                  colorbar_title="weight")
+        grid = pictures.picture_grid_html(weights, titles, columns=5, diverging=True, tile_px=160,
+                                          colorbar_title="weight")
     else:
         shown = weights[:MAX_DENSE_NEURONS]
         titles = [f"neuron {index + 1}" for index in range(len(shown))]
@@ -114,9 +122,9 @@ def weights_ui(model, config: ModelConfig) -> None:
                    f"{len(shown)} are drawn as 28x28 images). Blue pixels excite the neuron when inked, red ones "
                    "inhibit it. With enough training hidden neurons pick up strokes and blobs rather than whole "
                    "digits; early on they still look like the random noise they started from.")
-        figure = inspect_charts.image_grid_figure(shown, titles, columns=8, diverging=True, tile_height=110,
-                                                  colorbar_title="weight")
-    st.plotly_chart(figure, key="first_layer_weights")
+        grid = pictures.picture_grid_html(shown, titles, columns=8, diverging=True, tile_px=110,
+                                          colorbar_title="weight")
+    st.html(grid)
 
 
 def pick_random_mistake(mistakes: np.ndarray) -> None:
@@ -144,12 +152,11 @@ def activations_ui(model, probabilities: np.ndarray, labels: np.ndarray, images:
     verdict = "right." if guess == labels[index] else f"wrong, it is a {labels[index]}."
     picture, answer = st.columns([1, 2], gap="large")
     with picture:
-        st.plotly_chart(inspect_charts.image_figure(images[index], f"Test image #{index}: a {labels[index]}",
-                                                    height=300), key="inspect_input")
+        st.html(pictures.picture_html(images[index], f"Test image #{index}: a {labels[index]}", px=260))
     with answer:
         st.markdown(f"The network answers **{guess}**, **{probabilities[index, guess]:.1%}** sure: {verdict}")
-        st.plotly_chart(inspect_charts.probability_figure(probabilities[index], height=260),
-                        key="inspect_probabilities")
+        live_chart(inspect_charts.probability_figure(probabilities[index], height=260), key="inspect_probabilities",
+                   height=260)
     # The last layer's output is the probabilities just shown; the layers before it are the news here.
     hidden = inspection.activations(model, images[index])[:-1]
     if not hidden:
@@ -160,10 +167,10 @@ def activations_ui(model, probabilities: np.ndarray, labels: np.ndarray, images:
     for name, output in hidden:
         if output.ndim == 3:
             height, width, channels = output.shape
-            figure = inspect_charts.feature_maps_figure(output, f"{name}: {channels} feature maps of {height}x{width}")
+            st.html(pictures.feature_maps_html(output, f"{name}: {channels} feature maps of {height}x{width}"))
         else:
             figure = inspect_charts.dense_activation_figure(output, f"{name}: {output.size} neurons")
-        st.plotly_chart(figure, key=f"activation_{name}")
+            live_chart(figure, key=f"activation_{name}", height=figure.layout.height)
 
 
 def page() -> None:
@@ -201,7 +208,9 @@ def page() -> None:
         st.subheader("How the weights moved while it learned")
         insight, rates = state.insight(run.run_id)
         if insight["weights"]:
-            insight_ui(insight, rates, data.x_test, key="inspect_inside", live=False)
+            # Drawn as the live view draws them (live=True), with plotly.js's basic bundle rather than Streamlit's
+            # full one: the run has ended, so they simply never change.
+            insight_ui(insight, rates, data.x_test, key="inspect_inside", live=True)
         else:
             st.caption("This run was trained before the dashboard recorded its weights during training.")
     with readable_errors("the layer outputs"):

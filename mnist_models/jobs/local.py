@@ -117,9 +117,12 @@ class LocalExecutor:
     name = "local"
     command = (sys.executable, "-m", "mnist_models.worker")
 
-    def __init__(self, warm: bool = True, threads: int | None = None):
+    def __init__(self, warm: bool = True, threads: int | None = None, warm_after: threading.Event | None = None):
         self.warm = warm
         self.threads = threads  # CPU threads each worker's BLAS and TensorFlow may use (None: the library's choice)
+        # No ready worker before this is set (the dashboard sets it once its first page is drawn): importing
+        # TensorFlow takes a core for seconds. A job still starts meanwhile, in a worker of its own.
+        self.warm_after = warm_after
         self._lock = threading.Lock()
         self._spare: LocalWorker | None = None
         self._failures = 0  # ready workers in a row that died before they were given a job
@@ -147,8 +150,9 @@ class LocalExecutor:
 
     def prepare(self) -> None:
         """Keep one worker ready. One that died getting ready (a broken install, no memory) is replaced after a
-        growing pause, not at once; one that ended because nobody needed it is replaced only once a job starts."""
-        if not self.warm:
+        growing pause, not at once; one that ended because nobody needed it is replaced only once a job starts.
+        Nothing happens before `warm_after` is set."""
+        if not self.warm or (self.warm_after is not None and not self.warm_after.is_set()):
             return
         with self._lock:
             if self._spare is not None:

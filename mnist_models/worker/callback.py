@@ -15,7 +15,7 @@ from mnist_models.worker.insight_recorder import InsightRecorder
 from mnist_models.worker.models import current_learning_rate
 from mnist_models.worker.reporter import RunReporter
 
-REPORT_INTERVAL_SECONDS = 0.5  # how often a smoothed training point is recorded
+REPORT_INTERVAL_SECONDS = 0.5  # how often a smoothed training point is recorded (and after the first batch)
 EVAL_BATCH = 1000
 CHECKPOINT_SECONDS = 30.0
 SMOOTHING = 0.95  # weight of the past in the training curve's moving average (about 20 batches)
@@ -56,7 +56,9 @@ class ProgressCallback(keras.callbacks.Callback):
         # epoch's end (fewer when an epoch has fewer than 5 batches).
         self.checkpoints = {max(1, round(i * self.steps / VALIDATION_CHECKS_PER_EPOCH))
                             for i in range(1, VALIDATION_CHECKS_PER_EPOCH + 1)}
-        self.last_point_at = time.monotonic()
+        # The first batch gives a point at once: a learner who just pressed Train sees the curves begin as soon
+        # as anything has been measured, not half a second later.
+        self.last_point_at = -math.inf
         if self.insight is not None:
             self.insight.record(self.model, epoch=0.0, step=0)  # the weights as initialised
         self.reporter.begin(self.steps, current_learning_rate(self.model))

@@ -51,6 +51,13 @@ def run_job(job: dict, data=None) -> int:
 
 def main() -> int:
     data = get_ready()
+    # No job yet (a worker made ready ahead of time): rehearse one training step while nobody waits for it, so that
+    # the learner's first batch does not pay for TensorFlow's first graph and kernels (here, not in get_ready: a
+    # worker started for a waiting job would pay for the rehearsal too).
+    if not select.select([sys.stdin], [], [], 0)[0]:
+        from mnist_models.worker.rehearsal import rehearse
+
+        rehearse()
     # A ready worker nobody hands a job to gives its memory back after a while (its queue starts another).
     if not select.select([sys.stdin], [], [], IDLE_SECONDS)[0]:
         return 0

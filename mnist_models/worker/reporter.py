@@ -79,6 +79,7 @@ class RunReporter:
         self._lock = threading.Lock()
         self._state = _State()
         self._published_at = 0.0
+        self._first_point_waiting = False  # the first train point is in, not yet in the run folder
         self._stop_checked_at = 0.0
 
     def snapshot(self) -> Progress:
@@ -161,6 +162,8 @@ class RunReporter:
         with self._lock:
             state = self._state
             getattr(state, curve).append(point)
+            if curve == "train" and len(state.train) == 1:
+                self._first_point_waiting = True
             if curve == "test":
                 state.test_loss, state.test_accuracy = point.loss, point.accuracy
             if learning_rate is not None:
@@ -225,13 +228,16 @@ class RunReporter:
         return self.snapshot()
 
     def publish_if_due(self) -> None:
-        if time.monotonic() - self._published_at >= PUBLISH_SECONDS:
+        """Publish when PUBLISH_SECONDS have passed since the last time, and at once for the first train point:
+        the learner who just pressed Train is waiting for it (the charts are still empty)."""
+        if self._first_point_waiting or time.monotonic() - self._published_at >= PUBLISH_SECONDS:
             self.publish()
 
     def publish(self, final: bool = False) -> None:
         """Write curves and counters into the run folder (durably, with the final status, at the end)."""
         self._published_at = time.monotonic()
         with self._lock:
+            self._first_point_waiting = False
             state = self._state
             now = state.finished or time.time()
             history = {name: [point.as_dict() for point in getattr(state, name)] for name in CURVES}
