@@ -130,14 +130,18 @@ def sweep_ui(model: ModelConfig, train: TrainConfig, preset: Preset, name: str, 
             return
         sweep, problems = build_sweep(model, train, preset, name)
         if base_problems:
-            problems = ["Fix the settings marked in red above first: the sweep starts from them."]
+            # Said once, above; here a plain note rather than the same problem in red again.
+            st.caption("Fix the settings marked in red above first: the sweep starts from them.")
+            problems = []
+            sweep = None
         if sweep is not None:
             st.markdown(_count_caption(sweep, cap))
         for problem in problems:
             st.error(plain(problem), icon=":material/error:")
         me = owner()
         mine = state.job_queue().jobs_of(me)
-        reason = ("Fix the problems in red first." if problems or sweep is None else
+        reason = ("Fix the settings marked in red above first." if base_problems else
+                  "Fix the problems in red first." if problems or sweep is None else
                   f"You have a training under way ({mine[0].name}): a sweep can start once it has finished or is "
                   "stopped." if mine else None)
         if st.button("Run sweep", type="primary", icon=":material/stacked_line_chart:", key="sweep_run",

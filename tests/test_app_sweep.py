@@ -78,7 +78,9 @@ def test_a_second_setting_makes_a_grid_checked_against_the_cap(lab):
 def test_invalid_train_settings_block_the_sweep_too(lab):
     at = open_train()
     at.number_input(key="validation_size").set_value(60_000).run()
-    assert any("Fix the settings marked in red above first" in error for error in section_errors(at))
+    [problem] = section_errors(at)  # shown once, above, not again for the sweep
+    assert "add up to more than the 60,000" in problem
+    assert any("Fix the settings marked in red above first" in caption.value for caption in at.caption)
     assert run_sweep_button(at).disabled
 
 

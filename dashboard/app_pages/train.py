@@ -195,8 +195,6 @@ def page() -> None:
             train, name = training_ui()
             train_problems = train.problems()
             problems_ui(train_problems)
-        lr_find_ui(model, train, preset, name, model_problems + train_problems)
-        sweep_ui(model, train, preset, name, model_problems + train_problems)
         valid = not (model_problems + train_problems)
         problems = model_problems + train_problems
         if valid:
@@ -206,6 +204,10 @@ def page() -> None:
             except ValueError as error:  # a mistyped MNIST_MAX_* setting on the server
                 problems = [str(error)]
             problems_ui(problems)
+        # Both start from the settings above: while those are marked in red, they say so once instead of
+        # repeating the same problem for every value they would try.
+        lr_find_ui(model, train, preset, name, problems)
+        sweep_ui(model, train, preset, name, problems)
         with section("Model summary"):
             summary_ui(model, valid)
         if valid:
