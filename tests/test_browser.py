@@ -241,7 +241,7 @@ def test_refreshing_the_page_keeps_the_training_job(app_page, streamlit_server):
     expect(stop_button(page)).to_be_enabled()
     expect(train_button(page)).to_be_disabled()
     expect(page.get_by_test_id("stProgress")).to_be_visible()
-    expect(page.get_by_text(re.compile(r"Training .*Overfitting demo"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Training .*Overfitting demo.*other pages keep working"))).to_be_visible()
     wait_for_more_points(page, {}, 30)
 
     # Another browser (a new context has no identity cookie) watches the same training but cannot stop it.

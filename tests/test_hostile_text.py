@@ -371,7 +371,7 @@ def test_runs_shows_every_hostile_run_as_text(hostile_store):
     for row, info in enumerate(runs):
         at.session_state["runs_table"] = {"selection": {"rows": [row], "columns": []}}
         sent = assert_safe(at.run())
-        [subheader] = at.subheader
+        [subheader] = [item for item in at.subheader if item.value != "Settings and results side by side"]
         assert shown_text(subheader.value) == _typed(info.name), "the name, as typed"
         if info.error and info.run_id != broken:
             assert f"Training failed: {_typed(ERROR)}" in _shown(at.error)
