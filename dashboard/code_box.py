@@ -15,9 +15,8 @@ from dashboard.controls_spec import (
     Control,
     control_values,
 )
-from dashboard.presentation import presenting
 from dashboard.train_controls import set_controls
-from dashboard.widgets import plain
+from dashboard.widgets import folding, plain
 from mnist_models.architecture import count_params, plan_layers
 from mnist_models.class_board import network_line
 from mnist_models.code_in import CodeError
@@ -25,6 +24,8 @@ from mnist_models.config import OPTIMIZER_LABELS, ModelConfig, TrainConfig
 from mnist_models.exercises import MAX_CODE_CHARS, read_learner_code
 from mnist_models.presets import PRESETS
 
+LABEL = "Write or paste Keras code"
+OPEN_KEY = "code_box_open"  # the section's state: its content is drawn only while it is open
 CODE_KEY = "code_box"  # the text area
 SAVED_KEY = "_code_box_text"  # its text, kept while other pages show (Streamlit forgets an undrawn widget's value)
 OUTCOME_KEY = "_code_box_outcome"  # what the last "Use this code" found
@@ -164,12 +165,10 @@ def code_error_ui(text: str, message: str, line: int | None) -> None:
 def code_box_ui() -> None:
     """A folded box where a learner writes or pastes Keras code, and "Use this code", which reads it (never running
     it) into the page's settings, or says which line it cannot read and what would work instead."""
-    # Streamlit cannot nest expanders: in presentation mode the settings are already folded into one.
-    box = st.container(border=True) if presenting() else st.expander("Write or paste Keras code",
-                                                                      icon=":material/code:")
+    box = folding(LABEL, OPEN_KEY, ":material/code:")
+    if box is None:
+        return  # folded: nothing drawn (the text is kept by kept_text_area)
     with box:
-        if presenting():
-            st.markdown("**Write or paste Keras code**")
         editor_style()
         st.caption("A `keras.Sequential([...])` list or `model.add(...)` lines, with `compile` and `fit` if you "
                    "like: the code is read, never run, and fills in the settings below. Left out of `compile` or "

@@ -10,8 +10,7 @@ import streamlit as st
 from dashboard import state
 from dashboard.identity import is_teacher, owner
 from dashboard.lr_find_charts import range_test_figure
-from dashboard.presentation import presenting
-from dashboard.widgets import plain
+from dashboard.widgets import folding, plain
 from mnist_models import lr_find
 from mnist_models.config import ConfigError, ModelConfig, TrainConfig
 from mnist_models.jobs.job import NotYourJobError, QueueFullError
@@ -61,13 +60,7 @@ def _use_rate(rate: float) -> None:
 
 def _container():
     """The panel's folding box, or None while it is closed (nothing in it is drawn or read then)."""
-    if presenting():
-        # The settings are already folded into one expander there, and Streamlit cannot nest expanders.
-        if not st.toggle(LABEL, key=f"{OPEN_KEY}_toggle"):
-            return None
-        return st.container(border=True)
-    box = st.expander(LABEL, key=OPEN_KEY, on_change="rerun", icon=":material/troubleshoot:")
-    return box if box.open is not False else None
+    return folding(LABEL, OPEN_KEY, ":material/troubleshoot:")
 
 
 def lr_find_ui(model: ModelConfig, train: TrainConfig, preset: Preset, name: str, problems: list[str]) -> None:

@@ -7,8 +7,7 @@ import streamlit as st
 
 from dashboard import state
 from dashboard.identity import owner
-from dashboard.presentation import presenting
-from dashboard.widgets import plain
+from dashboard.widgets import folding, plain
 from mnist_models.config import ConfigError, ModelConfig, TrainConfig
 from mnist_models.jobs.job import QueueFullError
 from mnist_models.jobs.sweep_jobs import submit_sweep
@@ -24,6 +23,7 @@ from mnist_models.sweep import (
 )
 
 LABEL = "Sweep: compare values of one or two settings"
+OPEN_KEY = "sweep_open"  # the section's state: its content is drawn only while it is open
 SWEEP_ID_KEY = "sweep_id"  # the sweep the results column shows (Run sweep and the range test's Try three set it)
 NONE = ""  # the second setting's "no second setting"
 MAX_SEEDS = 5
@@ -77,7 +77,8 @@ def build_sweep(model: ModelConfig, train: TrainConfig, preset: Preset, name: st
         st.session_state["sweep_field_2"] = NONE  # it has just become the first setting
     second, more = axis_ui(2, others, model, train)
     problems += more
-    seeds = st.number_input("Seeds per value", min_value=1, max_value=MAX_SEEDS, value=1, step=1, key="sweep_seeds",
+    st.session_state.setdefault("sweep_seeds", 1)  # not value=1: the value is kept in the session across pages
+    seeds = st.number_input("Seeds per value", min_value=1, max_value=MAX_SEEDS, step=1, key="sweep_seeds",
                             help="Trains each value this many times with different seeds (the one above, then the "
                                  "next ones): the summary then shows their mean, and their spread tells luck from "
                                  "a real difference.")
@@ -109,18 +110,12 @@ def run_sweep(sweep: Sweep) -> None:
     st.session_state[SWEEP_ID_KEY] = record.id
 
 
-def _container():
-    if presenting():
-        # The settings are already folded into one expander there, and Streamlit cannot nest expanders.
-        box = st.container(border=True)
-        box.markdown(f"**{LABEL}**")
-        return box
-    return st.expander(LABEL, expanded=False, icon=":material/stacked_line_chart:")
-
-
 def sweep_ui(model: ModelConfig, train: TrainConfig, preset: Preset, name: str, base_problems: list[str]) -> None:
     """The sweep section, under Training: choose, check, and run a sweep of the current settings."""
-    with _container():
+    box = folding(LABEL, OPEN_KEY, ":material/stacked_line_chart:")
+    if box is None:
+        return  # folded: nothing drawn, nothing read (its choices are kept by widgets.keep_controls)
+    with box:
         st.caption("Train the network above several times, changing one or two settings, and see the runs side by "
                    "side on the right: which value is best, and does it matter?")
         try:

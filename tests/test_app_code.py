@@ -21,9 +21,11 @@ from mnist_models.presets import PRESETS
 TIMEOUT = 60  # the first run imports pandas, plotly and the core package on a loaded 2-core machine
 
 
-def open_train(identity: str = LEARNER) -> AppTest:
+def open_train(identity: str = LEARNER, code_box: bool = True) -> AppTest:
+    """Train, with the code box opened (folded, it draws nothing)."""
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.session_state["identity"] = identity
+    at.session_state["code_box_open"] = code_box
     at.run()
     at.switch_page("app_pages/train.py").run()
     assert not at.exception, [item.value for item in at.exception]
@@ -222,6 +224,20 @@ def test_train_my_code_queues_the_learner_s_network(lab):
     assert next(button for button in at.button if button.label == "Train this step").disabled
 
 
+def test_the_folded_code_box_draws_nothing_and_keeps_its_text(lab):
+    at = open_train(code_box=False)
+    assert "Write or paste Keras code" in [item.label for item in at.expander]
+    assert not [area for area in at.text_area if area.key == "code_box"], "folded: nothing drawn"
+    at.session_state["code_box_open"] = True
+    at.run()
+    at.text_area(key="code_box").input("# kept\n").run()
+    at.session_state["code_box_open"] = False
+    at.run()
+    at.session_state["code_box_open"] = True
+    at.run()
+    assert at.text_area(key="code_box").value == "# kept\n"
+
+
 def test_the_learner_s_code_stays_with_its_step(lab):
     at = open_lab("five-layer-relu")
     at.text_area(key="exercise_five-layer-relu_code").input("# my attempt\n").run()
@@ -242,5 +258,6 @@ def test_in_presentation_mode_the_code_box_sits_in_the_folded_settings(lab):
     at.switch_page("app_pages/train.py").run()
     assert not at.exception, [item.value for item in at.exception]
     assert "Write or paste Keras code" not in [item.label for item in at.expander]
+    at.toggle(key="code_box_open_toggle").set_value(True).run()
     use_code(at, preset_code("conv"))
     assert at.selectbox(key="preset").value == "conv"

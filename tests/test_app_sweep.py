@@ -20,9 +20,11 @@ from mnist_models.store.sweeps import get_sweep, list_sweeps
 ME = owner_of(lab_support.LEARNER)
 
 
-def open_train() -> AppTest:
+def open_train(section: bool = True) -> AppTest:
+    """Train, with the sweep section opened (folded, it draws nothing)."""
     at = AppTest.from_file(str(lab_support.APP), default_timeout=lab_support.TIMEOUT)
     at.session_state["identity"] = lab_support.LEARNER
+    at.session_state["sweep_open"] = section
     at.run()
     at.switch_page("app_pages/train.py").run()
     assert not at.exception, [item.value for item in at.exception]
@@ -73,6 +75,23 @@ def test_a_second_setting_makes_a_grid_checked_against_the_cap(lab):
     at.number_input(key="sweep_seeds").set_value(2).run()
     assert any("18 trainings" in error and "more than the 12" in error for error in section_errors(at))
     assert run_sweep_button(at).disabled
+
+
+def test_the_folded_section_draws_nothing_and_its_choices_survive_other_pages(lab):
+    at = open_train(section=False)
+    assert "Sweep: compare values of one or two settings" in [item.label for item in at.expander]
+    assert not [button for button in at.button if button.label == "Run sweep"], "folded: nothing drawn"
+    at.session_state["sweep_open"] = True
+    at.run()
+    set_values(at, "0.001,0.01")
+    at.number_input(key="sweep_seeds").set_value(3).run()
+    at.switch_page("app_pages/runs.py").run()
+    at.switch_page("app_pages/train.py").run()
+    at.session_state["sweep_open"] = True  # the section opens folded again, with the choices as they were
+    at.run()
+    assert at.text_input(key="sweep_values_1").value == "0.001,0.01"
+    assert at.number_input(key="sweep_seeds").value == 3
+    assert not at.exception and not at.warning, "no warning about a value set twice"
 
 
 def test_invalid_train_settings_block_the_sweep_too(lab):
