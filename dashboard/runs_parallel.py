@@ -42,6 +42,8 @@ RESULT_AXES = (
     ParallelAxis("gap", "train − test gap (points)", decimals=1),
 )
 
+HEADING = "Settings and results side by side"
+
 
 def run_row(info: RunInfo, model: ModelConfig, train: TrainConfig, progress: Progress | None) -> dict:
     """One run's line: its settings and results by axis key, with its id and label (results None until known)."""
@@ -137,7 +139,7 @@ def runs_choice_ui(runs: list[RunInfo]) -> list[RunInfo]:
 
 def parallel_ui(runs: list[RunInfo]) -> None:
     """Parallel coordinates of the chosen runs; the picked run's curves below."""
-    st.subheader("Settings and results side by side")
+    st.subheader(HEADING)
     st.caption("One line per run, through one axis per setting that differs and one per result, each axis from "
                "the lowest to the highest value among the runs. **Click a line** (on one of its dots) to see that "
                "run's curves below.")

@@ -30,6 +30,7 @@ from streamlit.testing.v1 import AppTest
 from benchmarks.drawn_digits import DIGITS, render
 from dashboard import charts, state
 from dashboard.identity import owner_of
+from dashboard.runs_parallel import HEADING
 from dashboard.safe_text import WORD_JOINER, code, plain, plotly_text
 from mnist_models import course
 from mnist_models.jobs.queue import JobQueue
@@ -371,7 +372,7 @@ def test_runs_shows_every_hostile_run_as_text(hostile_store):
     for row, info in enumerate(runs):
         at.session_state["runs_table"] = {"selection": {"rows": [row], "columns": []}}
         sent = assert_safe(at.run())
-        [subheader] = [item for item in at.subheader if item.value != "Settings and results side by side"]
+        [subheader] = [item for item in at.subheader if item.value != HEADING]
         assert shown_text(subheader.value) == _typed(info.name), "the name, as typed"
         if info.error and info.run_id != broken:
             assert f"Training failed: {_typed(ERROR)}" in _shown(at.error)

@@ -171,9 +171,9 @@ def page() -> None:
     st.caption(f"{len(runs)} run(s) in {code(state.run_store().root)}. Select a row to see its curves and settings.")
     selected = runs_table_ui(runs)
     compare_ui(runs)
-    parallel_ui(runs)
     if selected is not None:
-        details_ui(selected)
+        details_ui(selected)  # right under the table, where the learner just picked the row
+    parallel_ui(runs)
 
 
 page()
