@@ -57,6 +57,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from benchmarks.arguments import ranged  # noqa: E402
 from benchmarks.browser import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -86,16 +87,6 @@ LAB_HEADING = "Lab: neural networks, step by step"
 EXCEPTION = '[data-testid="stException"]'
 MB = 2**20
 DRIFT = 1.3  # two timings of the training alone further apart than this: the machine's load changed meanwhile
-
-
-def ranged(low: float, high: float, kind=int):
-    def parse(text: str):
-        value = kind(text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be from {low} to {high}")
-        return value
-    parse.__name__ = kind.__name__  # argparse names the type in its "invalid int value" message
-    return parse
 
 
 def training_steps(text: str) -> list[str]:

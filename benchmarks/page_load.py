@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from benchmarks.arguments import ranged  # noqa: E402
 from benchmarks.browser import (  # noqa: E402
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -85,16 +86,6 @@ IDLE_JS = """(heading) => {
         (element) => element.textContent.trim() === heading && element.getClientRects().length > 0);
 }"""
 TWO_FRAMES_JS = "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(() => done(true))))"
-
-
-def ranged(low: int, high: int):
-    def parse(text: str) -> int:
-        value = int(text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be from {low} to {high}")
-        return value
-    parse.__name__ = "int"  # argparse names the type in its "invalid int value" message
-    return parse
 
 
 def page_list(text: str) -> list[str]:
