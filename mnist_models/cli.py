@@ -174,14 +174,7 @@ def _train(args: argparse.Namespace) -> int:
     executor = choice.executor
     run_id = store.create(model_config, train_config, preset=preset_name, name=name, params=params,
                           executor=executor.name, job_key=JobSpec(model_config, train_config).key)
-    try:
-        handle = executor.start(store, run_id, choice.threads)
-        if handle.pid is not None:
-            store.update(run_id, pid=handle.pid, host=handle.host, durable=False)
-    except Exception as error:
-        store.fail_unless_finished(run_id, f"The training could not be started: {error}")
-        executor.close()
-        raise
+    handle = choice.start(store, run_id, "training")
     print(f"Training {preset_name} ({params:,} parameters) as run {run_id}", flush=True)
     printed = 0
     while True:

@@ -94,14 +94,7 @@ def main(args: argparse.Namespace) -> int:
     params = count_params(spec.model)
     run_id = store.create(spec.model, spec.train, preset=preset, name=spec.name, params=params,
                           executor=executor.name, files=spec.files, job_key=spec.key, task=spec.task)
-    try:
-        handle = executor.start(store, run_id, choice.threads)
-        if handle.pid is not None:
-            store.update(run_id, pid=handle.pid, host=handle.host, durable=False)
-    except Exception as error:
-        store.fail_unless_finished(run_id, f"The range test could not be started: {error}")
-        executor.close()
-        raise
+    handle = choice.start(store, run_id, "range test")
     print(f"Range test of {preset} ({params:,} parameters) as run {run_id}: rates from {settings.start:g} to "
           f"{settings.end:g} over up to {settings.batches} batches of {spec.train.batch_size}", flush=True)
     printed = 0

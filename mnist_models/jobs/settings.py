@@ -81,6 +81,21 @@ class ExecutorChoice:
     threads: int
 
 
+    def start(self, store, run_id: str, what: str = "training"):
+        """Start `run_id`'s worker (the command line's one job, outside a queue) and note its process in the run;
+        if it cannot start, the run is marked failed (`The <what> could not be started: ...`), the executor
+        closed, and the error raised."""
+        try:
+            handle = self.executor.start(store, run_id, self.threads)
+            if handle.pid is not None:
+                store.update(run_id, pid=handle.pid, host=handle.host, durable=False)
+        except Exception as error:
+            store.fail_unless_finished(run_id, f"The {what} could not be started: {error}")
+            self.executor.close()
+            raise
+        return handle
+
+
 def make_executor(ray_address: str | None = None) -> ExecutorChoice:
     """The executor the settings ask for: Ray at `ray_address` (or MNIST_RAY_ADDRESS) if given, else local
     worker processes. MNIST_MAX_JOBS overrides how many run at once. A bad setting or an unreachable cluster
