@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from queue_support import wait_for
 
 from mnist_models import jobs
 from mnist_models.config import ModelConfig, TrainConfig
@@ -35,17 +36,6 @@ def softmax(epochs: int, train_size: int = 1000, seed: int = 0) -> tuple[ModelCo
     model, train = get_preset("softmax").configs()
     train.epochs, train.train_size, train.validation_size, train.seed = epochs, train_size, 100, seed
     return model, train
-
-
-def wait_for(condition, timeout: float = WAIT, what: str = "the condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"Timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def meta(store: RunStore, run_id: str) -> dict:

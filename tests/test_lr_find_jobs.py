@@ -10,6 +10,7 @@ import time
 
 import pytest
 from lab_support import ParkedExecutor
+from queue_support import wait_for
 
 from mnist_models import lr_find
 from mnist_models.jobs.job import JobSpec, QueueFullError
@@ -27,15 +28,6 @@ def softmax(seed: int = 0):
     model, train = get_preset("softmax").configs()
     train.epochs, train.train_size, train.validation_size, train.seed = 1, 1000, 100, seed
     return model, train
-
-
-def wait_for(condition, what: str, timeout: float = WAIT):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"Timed out waiting for {what}")
-        time.sleep(0.05)
-    return value
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ Every job is a real training in a real worker process, read back through the run
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import pytest
+from queue_support import wait_for
 
 from mnist_models import course
 from mnist_models.jobs import JobQueue, JobSpec
@@ -25,14 +25,6 @@ def softmax(epochs: int, train_size: int = 1000, seed: int = 0) -> JobSpec:
     model, train = get_preset("softmax").configs()
     train.epochs, train.train_size, train.validation_size, train.seed = epochs, train_size, 100, seed
     return JobSpec(model, train, "softmax", "1 layer: softmax")
-
-
-def wait_for(condition, what: str, timeout: float = WAIT):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return value
 
 
 @pytest.fixture

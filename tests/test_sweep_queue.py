@@ -3,9 +3,8 @@ real worker processes, shared with identical trainings, refused as a whole, and 
 
 from __future__ import annotations
 
-import time
-
 import pytest
+from queue_support import wait_for
 
 from mnist_models.config import ConfigError
 from mnist_models.jobs.job import NotYourJobError, QueueFullError
@@ -28,14 +27,6 @@ def softmax_sweep(values=(0.001, 0.01, 0.1), seeds=(0,), epochs: int = 1, train_
     train.epochs, train.train_size, train.validation_size = epochs, train_size, 100
     return Sweep(model, train, axes=(Axis("learning_rate", tuple(values)),), seeds=tuple(seeds), name=name,
                  preset="softmax")
-
-
-def wait_for(condition, what: str, timeout: float = WAIT):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return value
 
 
 @pytest.fixture
