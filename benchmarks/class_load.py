@@ -21,12 +21,15 @@ than one training: a learner pressing after it ended takes its result, so the sp
 A real `streamlit run dashboard/app.py` on the class's runs folder runs beside it; its job queue follows this
 one's (the folder's queue lock is this script's, see mnist_models/jobs/takeover.py). Its memory (VmRSS) is
 sampled throughout. With `--tabs N`, N learners who share the running training watch their Lab step in headless
-Chromium tabs: the server's CPU time (/proc/<pid>/stat) is sampled for `--cpu-seconds` with no tab open, then
-with the N tabs, and the difference per tab printed as a share of one core; and until each class has its results
-a fresh browser context loads the Lab (until its heading and Train this step show) and the Class page (a teacher
-unlocks it in the sidebar; timed from a click on Class until its Queue heading shows) every `--interval` s.
+Chromium tabs while it trains; and until each class has its results a fresh browser context loads the Lab (until
+its heading and Train this step show) and the Class page (a teacher unlocks it in the sidebar; timed from a click
+on Class until its Queue heading shows) every `--interval` s.
 Chromium runs at the lowest CPU priority (`--browser-nice 19`): in a class the learners' browsers draw on their own
-computers, and here the harness's browser would otherwise take the training's second core.
+computers, and here the harness's browser would otherwise take the training's second core. Even so it slows the
+training (the two share the machine's memory bandwidth and caches), so with tabs the ratios' unit is one learner's
+training alone under the same browser load (its tabs watching it, the fresh loads going on), and the ratio to the
+training alone with no browser is printed beside it. What the server spends
+on each watching tab is measured apart, with more tabs and longer samples: benchmarks/watching_cost.py.
 
     python benchmarks/class_load.py --quick --tabs 2     # a few minutes: every training 1 epoch
     python benchmarks/class_load.py --tabs 2             # the presets' own epochs
@@ -67,6 +70,7 @@ from benchmarks.browser import (  # noqa: E402
     stop_process,
     unlock_teacher,
 )
+from benchmarks.processes import cpu_seconds, process_memory  # noqa: E402
 from dashboard.identity import COOKIE, TEACHER_ENV, owner_of  # noqa: E402
 from mnist_models import course  # noqa: E402
 from mnist_models.config import MAX_EPOCHS  # noqa: E402
@@ -79,6 +83,7 @@ ONE_STEP = "conv"
 THREE_STEPS = ["five-layer-relu-adam", "conv", "conv-bigger-dropout"]
 QUICK_EPOCHS = 1
 MAX_TRAIN_SIZE = 55_000  # with every preset's validation split, within MNIST's 60,000 training images
+WATCHED_SEED_OFFSET = 2  # the seed of the training alone under the browser's load: the classes use offsets 0 and 1
 TARGET_ONE, TARGET_THREE = 1.3, 3.5  # the issue's targets: the class's time as a multiple of one training alone
 TEACHER_PASSWORD = "class-load-chalk"
 READY_SECONDS = 120  # the longest to wait for a queue's ready worker (TensorFlow imported, MNIST loaded)
@@ -127,8 +132,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="CPU niceness of Chromium: in a class the browsers run on the learners' own computers, "
                              "so by default the benchmark's browser only gets what the server leaves (default 19; "
                              "0 for the same priority as the server)")
-    parser.add_argument("--cpu-seconds", type=ranged(1, 120, float), default=5.0,
-                        help="seconds of each server CPU sample, without and with the tabs (default 5)")
     parser.add_argument("--interval", type=ranged(0, 600, float), default=3.0,
                         help="seconds between two rounds of fresh Lab and Class page loads (default 3)")
     parser.add_argument("--timeout", type=ranged(10, 86_400), default=7200,
@@ -162,38 +165,6 @@ def percentile(values: list[float], share: float) -> float:
 def verdict(value: float | None, target: float) -> str:
     return "not measured: target NOT met" if value is None else (
         "target met" if value <= target else "target NOT met")
-
-
-def cpu_ticks(stat: str) -> int:
-    """utime + stime, in clock ticks, from a /proc/<pid>/stat line (its command name may hold spaces and ")")."""
-    fields = stat[stat.rindex(")") + 2:].split()  # fields[0] is the state, the stat's third field
-    return int(fields[11]) + int(fields[12])  # the 14th and 15th fields: user and system time, all threads
-
-
-def cpu_seconds(pid: int) -> float:
-    return cpu_ticks(Path(f"/proc/{pid}/stat").read_text()) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_per_tab(idle: tuple[float, float], watched: tuple[float, float], tabs: int) -> float:
-    """The share of one core each watching tab costs the server, from two (CPU seconds, wall seconds) samples: one
-    with no tab open, one with `tabs` tabs."""
-    if tabs < 1 or idle[1] <= 0 or watched[1] <= 0:
-        raise ValueError("Give at least one tab and two samples of some wall time.")
-    return (watched[0] / watched[1] - idle[0] / idle[1]) / tabs
-
-
-def memory_kb(status: str, field: str) -> int:
-    """A field of /proc/<pid>/status in kB ("VmRSS", "VmHWM"); ValueError if it is missing."""
-    match = re.search(rf"^{field}:\s+(\d+) kB", status, re.MULTILINE)
-    if match is None:
-        raise ValueError(f"No {field} in the process status.")
-    return int(match.group(1))
-
-
-def process_memory(pid: int) -> tuple[int, int]:
-    """A process's resident memory now and at its peak, in bytes (VmRSS, VmHWM)."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    return memory_kb(status, "VmRSS") * 1024, memory_kb(status, "VmHWM") * 1024
 
 
 @dataclass
@@ -310,33 +281,25 @@ def time_alone(runs_dir: Path, spec: JobSpec, timeout: float) -> float | None:
 
 
 class Watch:
-    """The browser's side: learners' tabs watching their step, the server's CPU per tab, fresh page loads."""
+    """The browser's side: learners' tabs watching their step, fresh page loads."""
 
-    def __init__(self, browser, url: str, tabs: int, server_pid: int, args: argparse.Namespace):
-        self.browser, self.url, self.tabs, self.server_pid, self.args = browser, url, tabs, server_pid, args
+    def __init__(self, browser, url: str, tabs: int, args: argparse.Namespace):
+        self.browser, self.url, self.tabs, self.args = browser, url, tabs, args
         self.open: list = []  # the watching tabs' contexts
-        self.idle: tuple[float, float] | None = None  # the server's (CPU s, wall s) with no tab open
-        self.cpu: tuple[float, tuple, tuple] | None = None  # per tab, (idle CPU s, wall s), (watched CPU s, wall s)
-        self.cpu_note = "not measured: no training ran long enough"
         self.loads: dict[str, list[float]] = {"Lab": [], "Class": []}
         self.failed_loads = 0
         self.exceptions: set[str] = set()
         self.next_round = 0.0
 
-    def before_presses(self) -> None:
-        """The server's CPU with no tab open (it does the same with or without a training: nobody watches)."""
-        if self.cpu is None:
-            self.idle = self._sample()
-
     def during(self, queue: JobQueue, learners: list[Learner]) -> None:
         """One piece of the browser's work while a class trains (the caller repeats it until the class is done):
-        open the tabs of learners whose training runs (and sample the server's CPU), or a round of page loads."""
+        open the tabs of learners whose training runs, or a round of page loads."""
         from playwright.sync_api import Error as PlaywrightError
 
         if not self.open:
             running = {job.run_id for job in queue.jobs() if job.position is None}
             watchers = [learner for learner in learners if learner.run_id in running][:self.tabs]
-            if len(watchers) < self.tabs:
+            if len(watchers) < min(self.tabs, len(learners)):
                 time.sleep(0.2)
                 return
             try:
@@ -345,12 +308,6 @@ class Watch:
                 self.failed_loads += 1
                 print(f"  a watching tab failed to show: {str(error).splitlines()[0]}", flush=True)
                 return
-            if self.cpu is None and self.idle is not None:
-                watched = self._sample()
-                if all(queue.store.get(learner.run_id).status not in FINAL_STATUSES for learner in watchers):
-                    self.cpu = (cpu_per_tab(self.idle, watched, self.tabs), self.idle, watched)
-                else:
-                    self.cpu_note = "not measured: the training ended during the sample (give more --epochs)"
         elif time.monotonic() >= self.next_round:
             step_id = learners[0].step_id
             self._timed("Lab", self._load_lab, step_id)
@@ -364,15 +321,11 @@ class Watch:
             context.close()
         self.open = []
 
-    def _sample(self) -> tuple[float, float]:
-        before, started = cpu_seconds(self.server_pid), time.monotonic()
-        time.sleep(self.args.cpu_seconds)
-        return cpu_seconds(self.server_pid) - before, time.monotonic() - started
-
     def _open_tabs(self, watchers: list[Learner]) -> None:
         from playwright.sync_api import expect
 
-        for learner in watchers:
+        for index in range(self.tabs):  # a class of one watches with all the tabs (one learner's several tabs)
+            learner = watchers[index % len(watchers)]
             context = self.browser.new_context(viewport=VIEWPORT)
             context.add_cookies([{"name": COOKIE, "value": learner.identity, "url": self.url}])
             self.open.append(context)
@@ -430,8 +383,6 @@ def run_class(queue: JobQueue, learners: list[Learner], args, watch: Watch | Non
         book.set_name(learner.owner, learner.name)
         book.record_step(learner.owner, learner.step_id)  # the Lab page records the step its learner is on
     wait_for_ready_worker(queue)
-    if watch is not None:
-        watch.before_presses()
     start = time.time() + 1.0
     presser = threading.Thread(target=press_all, args=(queue, learners, start), name="learners", daemon=True)
     presser.start()
@@ -455,8 +406,10 @@ def run_class(queue: JobQueue, learners: list[Learner], args, watch: Watch | Non
 
 
 def report_class(label: str, learners: list[Learner], alone: float | None, target: float, store: RunStore,
-                 finished: bool, loads: list[float], unit_step: str) -> list[str]:
-    """Prints one class's figures; returns what was NOT met."""
+                 finished: bool, loads: list[float], unit_step: str, unwatched: float | None = None) -> list[str]:
+    """Prints one class's figures; returns what was NOT met. `alone` is the ratios' unit: one training alone under
+    the same browser load as the class (when the tabs watch) or with none; `unwatched`, when given, the training
+    alone with no browser at all, for a second ratio."""
     runs = {learner.run_id for learner in learners if learner.run_id}
     took = sum(learner.took_result for learner in learners)
     pressed = [learner.pressed for learner in learners if learner.pressed]
@@ -467,6 +420,9 @@ def report_class(label: str, learners: list[Learner], alone: float | None, targe
     ratio = seconds / alone if seconds is not None and alone else None
     shown = f"{seconds:.1f} s = {ratio:.2f}x one training alone" if ratio is not None else "–"
     print(f"  first press → last learner's result: {shown} (target ≤ {target}: {verdict(ratio, target)})")
+    if seconds is not None and unwatched:
+        print(f"  against one training alone with no browser on the machine ({unwatched:.1f} s): "
+              f"{seconds / unwatched:.2f}x")
     if wait is not None:
         print(f"  the longest a learner waited (press → result): {wait:.1f} s")
     # Where the time went: each training's own seconds in its worker against the training alone (a busier machine
@@ -505,12 +461,7 @@ def report_watch(watch: Watch) -> list[str]:
     print(f"failed loads: {watch.failed_loads}; exceptions shown: {len(watch.exceptions)}")
     for text in sorted(watch.exceptions):
         print(f"  exception: {' '.join(text.split())[:300]}")
-    if watch.cpu is None:
-        print(f"server CPU per watching tab: {watch.cpu_note}")
-    else:
-        per_tab, (idle_cpu, idle_wall), (cpu, wall) = watch.cpu
-        print(f"server CPU per watching tab: {per_tab:.3f} of a core (no tab: {idle_cpu / idle_wall:.3f} core over "
-              f"{idle_wall:.1f} s; {watch.tabs} tab(s): {cpu / wall:.3f} core over {wall:.1f} s)")
+    print("the server's CPU per watching tab: see benchmarks/watching_cost.py")
     return ([f"{watch.failed_loads} page load(s) failed"] if watch.failed_loads else []) + (
         [f"exceptions shown on {len(watch.exceptions)} page(s)"] if watch.exceptions else [])
 
@@ -525,7 +476,8 @@ def report_alone(args: argparse.Namespace, sizes: str, alone: float | None, agai
     if alone is None or again is None:
         print(f"\none training of {args.step} alone: did not complete ({alone=}, {again=})")
         return ["a training alone did not complete"]
-    print(f"\none training of {args.step} alone ({sizes}): {alone:.1f} s first (the ratios' unit), {again:.1f} s "
+    print(f"\none training of {args.step} alone ({sizes}): {alone:.1f} s first (the ratios' unit without tabs), "
+          f"{again:.1f} s "
           f"after the classes")
     if alone < args.spread:
         print(f"  note: shorter than the presses' spread ({args.spread:g} s): the ratios then measure the learners' "
@@ -540,6 +492,21 @@ def describe_sizes(epochs: int | None, train_size: int | None) -> str:
     """ "1 epoch(s), 6,000 images", or the preset's where not given."""
     return (f"{epochs} epoch(s)" if epochs else "the preset's epochs") + (
         f", {train_size:,} images" if train_size else ", the preset's images")
+
+
+def time_alone_watched(queue: JobQueue, args, rng: random.Random, identity: str, watch: Watch,
+                       server_pid: int) -> float | None:
+    """One learner alone presses Train this step on `args.step` (a seed no class uses) while the browser does what it
+    does during the classes (the tabs watch this training, fresh pages load every `--interval` s): the ratios' unit
+    when tabs watch, so that they compare thirty learners with one under the same load on the machine."""
+    print(f"one training of {args.step} alone, watched by {watch.tabs} tab(s), the page loads going on ...",
+          flush=True)
+    [learner] = make_learners(args, rng, [args.step], WATCHED_SEED_OFFSET, [identity])
+    learner.moment = 0.0
+    finished = run_class(queue, [learner], args, watch, server_pid, [])
+    seconds = class_seconds([learner]) if finished and learner.status == COMPLETED else None
+    print(f"  alone, watched: {learner.status} after {seconds or 0:.1f} s", flush=True)
+    return seconds
 
 
 def make_learners(args, rng: random.Random, steps: list[str], seed_offset: int,
@@ -581,19 +548,23 @@ def main(argv: list[str] | None = None) -> int:
                 launcher = niced_chromium(folder, args.browser_nice) if args.browser_nice else CHROMIUM
                 browser = playwright.chromium.launch(executable_path=str(launcher), args=CHROMIUM_ARGS)
                 stack.callback(browser.close)
-                watch = Watch(browser, server.url, args.tabs, server.process.pid, args)
+                watch = Watch(browser, server.url, args.tabs, args)
             print(f"server on {server.url}; this script's queue leads: {queue.leading}; "
                   f"{queue.max_running} training(s) at once, {queue.threads} thread(s) each", flush=True)
             classes = [(f"class on one step ({args.step})", [args.step], TARGET_ONE),
                        (f"class on {len(args.steps)} steps ({', '.join(args.steps)})", args.steps, TARGET_THREE)]
+            unit, unwatched = alone, None
+            if watch is not None:
+                unit, unwatched = time_alone_watched(queue, args, rng, identities[0], watch, server.process.pid), alone
+                failures += [] if unit is not None else ["the training alone, watched, did not complete"]
             for offset, (label, steps, target) in enumerate(classes):
                 print(f"{label} ...", flush=True)
                 learners = make_learners(args, rng, steps, offset, identities)
                 samples: list[tuple[int, float]] = []
                 finished = run_class(queue, learners, args, watch, server.process.pid, samples)
                 memory += [rss for rss, _ in samples]
-                failures += report_class(label, learners, alone, target, queue.store, finished,
-                                         [load for _, load in samples], args.step)
+                failures += report_class(label, learners, unit, target, queue.store, finished,
+                                         [load for _, load in samples], args.step, unwatched)
             print(f"\none training of {args.step} alone again, after the classes ...", flush=True)
             again = time_alone(folder / "alone-again" / "runs", spec, args.timeout)
             failures += report_alone(args, sizes, alone, again)

@@ -39,7 +39,7 @@ def test_steps_are_read_as_the_course_names_them():
     ["--learners", "0"], ["--learners", "201"], ["--learners", "x"], ["--spread", "-1"], ["--spread", "nan"],
     ["--tabs", "11"], ["--tabs", "3", "--learners", "2"], ["--epochs", "0"], ["--train-size", "99"],
     ["--train-size", "55001"], ["--step", "data"], ["--step", "conv,softmax"], ["--steps", "conv,conv"],
-    ["--steps", "conv,nope"], ["--steps", ","], ["--cpu-seconds", "0"], ["--interval", "601"], ["--timeout", "9"],
+    ["--steps", "conv,nope"], ["--steps", ","], ["--interval", "601"], ["--timeout", "9"],
     ["--seed", "-1"], ["--quick", "yes"], ["--browser-nice", "20"], ["--browser-nice", "-1"],
 ])
 def test_bad_arguments_exit_2_with_a_message(argv, capsys):
@@ -112,30 +112,6 @@ def test_the_verdict_says_met_only_within_the_target():
     assert class_load.verdict(1.3, 1.3) == "target met"
     assert class_load.verdict(1.31, 1.3) == "target NOT met"
     assert "NOT met" in class_load.verdict(None, 1.3)
-
-
-def test_cpu_per_tab_is_the_difference_in_busy_share_per_tab():
-    assert class_load.cpu_per_tab((0.5, 10.0), (2.5, 10.0), 2) == pytest.approx(0.1)
-    assert class_load.cpu_per_tab((0.2, 4.0), (1.1, 5.0), 1) == pytest.approx(0.17)
-    for tabs, idle, watched in ((0, (1.0, 1.0), (1.0, 1.0)), (1, (1.0, 0.0), (1.0, 1.0))):
-        with pytest.raises(ValueError):
-            class_load.cpu_per_tab(idle, watched, tabs)
-
-
-def test_cpu_ticks_read_user_and_system_time_past_an_odd_command_name():
-    fields = ["S", *map(str, range(4, 14)), "700", "300", *map(str, range(16, 53))]
-    assert class_load.cpu_ticks(f"1234 (st (run) x) {' '.join(fields)}\n") == 1000
-    assert class_load.cpu_seconds(os.getpid()) > 0
-
-
-def test_memory_fields_read_the_process_status():
-    status = "Name:\tpython\nVmHWM:\t  812000 kB\nVmRSS:\t  700000 kB\n"
-    assert class_load.memory_kb(status, "VmRSS") == 700000
-    assert class_load.memory_kb(status, "VmHWM") == 812000
-    with pytest.raises(ValueError, match="VmRSS"):
-        class_load.memory_kb("Name:\tpython\n", "VmRSS")
-    rss, peak = class_load.process_memory(os.getpid())
-    assert 0 < rss <= peak
 
 
 def test_learners_are_spread_over_the_steps_in_turn_within_the_spread():
