@@ -135,3 +135,24 @@ def test_digit_wall_image_marks_wrong_answers_in_red():
     assert plain[4:8, 3 * 56 + 10:3 * 56 + 14].max() == 0, "no answers yet: nothing is red"
     with pytest.raises(ValueError, match="28, 28"):
         digit_wall_image(np.zeros((3, 10, 10)), [0, 1, 2], None)
+
+
+def _wall_page():
+    from dashboard.insight_view import insight_ui
+    from mnist_models.data import load_mnist
+
+    labels = load_mnist().y_test[:100].tolist()
+    answers = [(label + 1) % 10 for label in labels[:3]] + labels[3:]
+    insight = {"digits": {"indices": list(range(100)), "labels": labels, "predicted": answers, "epoch": 1}}
+    insight_ui(insight, [], load_mnist().x_test, key="wall", live=False)
+
+
+def test_the_digit_wall_goes_to_the_browser_as_a_png_with_its_count_of_wrong_answers():
+    # A JPEG blurs the digits' edges and took 230 KB where the PNG takes about 50 KB (see benchmarks/page_load.py).
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_function(_wall_page, default_timeout=60).run()
+    assert not app.exception
+    [wall] = app.get("image")
+    assert wall.proto.imgs[0].url.endswith(".png")
+    assert wall.proto.imgs[0].caption == "100 test digits after epoch 1: 3 wrong, in red with the network's answer."
