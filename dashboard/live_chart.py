@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import functools
 import json
-import shutil
 from pathlib import Path
 
 import plotly
 import plotly.graph_objects as go
 import streamlit as st
 
-STATIC = Path(__file__).resolve().parent / "static"
+from dashboard.static_files import STATIC, copy_once
+
 ASSETS = Path(__file__).resolve().parent / "assets"
 PLOTLY_JS = STATIC / "plotly.min.js"
 BASIC_JS = STATIC / "plotly-basic.min.js"
@@ -79,25 +79,13 @@ export default function ({ data, parentElement }) {
 _component = st.components.v2.component("mnist_live_chart", js=_JS, isolate_styles=False)
 
 
-def _copy(source: Path, target: Path) -> None:
-    """Copy `source` to `target` unless it is there already. The copy keeps the source's modification time:
-    browsers keep a file in their cache for a while in proportion to its age, so every tab after the first
-    takes plotly.js from the cache instead of fetching and compiling it again."""
-    if target.is_file() and target.stat().st_size == source.stat().st_size:
-        return
-    STATIC.mkdir(exist_ok=True)
-    partial = target.with_suffix(".partial")
-    shutil.copy2(source, partial)
-    partial.replace(target)
-
-
 def plotly_js_ready() -> bool:
     """Put plotly.js (the installed full bundle, and the basic one where the checkout has it) where Streamlit
     serves static files: once, or after an upgrade."""
     try:
-        _copy(Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js", PLOTLY_JS)
+        copy_once(Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js", PLOTLY_JS)
         if BASIC_SOURCE.is_file():
-            _copy(BASIC_SOURCE, BASIC_JS)
+            copy_once(BASIC_SOURCE, BASIC_JS)
     except OSError:
         return False  # a read-only install: live charts fall back to st.plotly_chart
     return True

@@ -8,9 +8,9 @@ import logging
 import numpy as np
 import streamlit as st
 from PIL import Image, ImageDraw
-from streamlit_drawable_canvas import st_canvas
 
 from dashboard import inspect_charts, pictures, state
+from dashboard.canvas_pad import st_canvas
 from dashboard.identity import is_teacher, owner
 from dashboard.live_chart import live_chart
 from dashboard.live_view import progress_bar_ui
