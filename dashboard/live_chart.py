@@ -46,13 +46,14 @@ function plotlyLoaded(bundle) {
     return loading[bundle];
 }
 
-export default function ({ data, parentElement }) {
+export default function ({ data, parentElement, setTriggerValue }) {
     let chart = parentElement.querySelector(".mnist-live-chart");
     if (!chart) {
         chart = document.createElement("div");
         chart.className = "mnist-live-chart";
         parentElement.appendChild(chart);
     }
+    chart.mnistClicked = data.clickable ? setTriggerValue : null;  // the latest mount's, for the listener below
     chart.style.height = `${data.height}px`;
     chart.style.width = "100%";
     // A live view re-sends its charts at every tick, most often unchanged (nothing published meanwhile): then
@@ -72,6 +73,16 @@ export default function ({ data, parentElement }) {
         chart.mnistPlotly = Plotly;
         chart.mnistDrawn = data.figure + data.bundle;
         return Plotly.react(chart, figure.data, layout, { displaylogo: false, responsive: true });
+    }).then(() => {
+        if (chart.mnistListening || !chart.on) return;
+        chart.mnistListening = true;
+        // A click on a point tells the server that point's customdata (e.g. the run a line stands for).
+        chart.on("plotly_click", (event) => {
+            const point = (event && event.points && event.points[0]) || null;
+            if (!chart.mnistClicked || !point || point.customdata === undefined) return;
+            const value = Array.isArray(point.customdata) ? point.customdata[0] : point.customdata;
+            chart.mnistClicked("clicked", value);
+        });
     });
 }
 """
@@ -107,10 +118,24 @@ def bundle_for(figure_json: str) -> str:
     return PLOTLY_JS.name
 
 
-def live_chart(figure: go.Figure | str, key: str, height: int = 380) -> None:
-    """Show `figure` (a Plotly figure, or its JSON); later calls with the same key update the chart in place."""
+def live_chart(figure: go.Figure | str, key: str, height: int = 380, on_click=None):
+    """Show `figure` (a Plotly figure, or its JSON); later calls with the same key update the chart in place.
+
+    With `on_click` (a callback, run before the script as a widget's), a click on a point sends the point's
+    customdata (its first item, for a list) to the server: the call returns it in the run the click starts, and
+    None otherwise."""
     if not _ready():
-        st.plotly_chart(go.Figure(json.loads(figure)) if isinstance(figure, str) else figure, key=key)
-        return
+        shown = go.Figure(json.loads(figure)) if isinstance(figure, str) else figure
+        if on_click is None:
+            st.plotly_chart(shown, key=key)
+            return None
+        event = st.plotly_chart(shown, key=key, on_select=on_click, selection_mode="points")
+        points = (event.get("selection") or {}).get("points") or [] if event else []
+        value = points[0].get("customdata") if points else None
+        return value[0] if isinstance(value, list) and value else value
     payload = figure if isinstance(figure, str) else figure.to_json()
-    _component(data={"figure": payload, "height": height, "bundle": bundle_for(payload)}, key=key, height=height)
+    data = {"figure": payload, "height": height, "bundle": bundle_for(payload), "clickable": on_click is not None}
+    if on_click is None:
+        _component(data=data, key=key, height=height)
+        return None
+    return _component(data=data, key=key, height=height, on_clicked_change=on_click).clicked

@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard import charts, state
 from dashboard.identity import owner
+from dashboard.live_chart import live_chart
 from dashboard.sweep_charts import ParallelAxis, parallel_figure
 from dashboard.widgets import plain
 from mnist_models.config import ModelConfig, TrainConfig
@@ -107,15 +108,14 @@ def _choose_sweep(sweeps: Mapping[str, object], by_id: Mapping[str, RunInfo]) ->
 
 
 def _picked_on_chart() -> None:
-    """The chart's click: the clicked marker's customdata is its run id."""
-    event = st.session_state.get(CHART_KEY)
-    points = event["selection"]["points"] if event else []
-    for point in points:
-        run_id = point.get("customdata")
-        run_id = run_id[0] if isinstance(run_id, list) and run_id else run_id
-        if isinstance(run_id, str):
-            st.session_state[PICK_KEY] = run_id
-            return
+    """The chart's click: the clicked marker's customdata is its run id (the live chart's `clicked`; with
+    st.plotly_chart, where static serving is off, its selection's first point)."""
+    event = st.session_state.get(CHART_KEY) or {}
+    points = (event.get("selection") or {}).get("points") or [{"customdata": event.get("clicked")}]
+    run_id = points[0].get("customdata") if points else None
+    run_id = run_id[0] if isinstance(run_id, list) and run_id else run_id
+    if isinstance(run_id, str):
+        st.session_state[PICK_KEY] = run_id
 
 
 def runs_choice_ui(runs: list[RunInfo]) -> list[RunInfo]:
@@ -153,8 +153,9 @@ def parallel_ui(runs: list[RunInfo]) -> None:
         st.session_state.pop(PICK_KEY, None)
     picked = st.session_state.get(PICK_KEY)
     figure = parallel_figure(rows, chosen_axes(rows), picked=picked, colour_by="test_accuracy")
-    st.plotly_chart(figure, key=CHART_KEY, on_select=_picked_on_chart, selection_mode="points",
-                    config={"displayModeBar": False})
+    # Drawn by the live charts' plotly.js (the basic bundle, which browsers keep compiled between tabs) rather
+    # than Streamlit's full one: that took each new tab about half a second to compile.
+    live_chart(figure, key=CHART_KEY, height=figure.layout.height or 440, on_click=_picked_on_chart)
     if shared := shared_settings(rows):
         st.caption(f"All these runs share: {plain(shared)}. Lines are coloured by test accuracy (dark: lower).")
     labels = {row["run_id"]: f"{row['label']} ({row['run_id'][-6:]})" for row in rows}
@@ -173,6 +174,6 @@ def curves_ui(run_id: str, label: str) -> None:
     columns = st.columns(2)
     curves = progress.curves()
     with columns[0]:
-        st.plotly_chart(charts.accuracy_figure(curves, height=320), key=f"parallel_accuracy_{run_id}")
+        live_chart(charts.accuracy_figure(curves, height=320), key=f"parallel_accuracy_{run_id}", height=320)
     with columns[1]:
-        st.plotly_chart(charts.loss_figure(curves, height=320), key=f"parallel_loss_{run_id}")
+        live_chart(charts.loss_figure(curves, height=320), key=f"parallel_loss_{run_id}", height=320)

@@ -114,6 +114,8 @@ def test_clicking_a_line_in_parallel_coordinates_shows_that_run_s_curves(app_pag
     expect(page.get_by_role("heading", name="Settings and results side by side")).to_be_visible(timeout=60_000)
     chart = page.locator(".js-plotly-plot").filter(has=page.locator(".scatterlayer")).first
     expect(chart.locator(".scatterlayer .trace")).to_have_count(2)
+    # Drawn as a live chart (plotly.js's basic bundle, kept compiled by the browser), not by st.plotly_chart.
+    assert chart.evaluate("(element) => element.classList.contains('mnist-live-chart')")
     [parallel] = [plot for plot in page.evaluate(PLOTS_JS) if any(trace["run"] for trace in plot["traces"])]
     lines = parallel["traces"]
     assert len(lines) == 2 and all(trace["points"] == len(lines[0]["x"]) for trace in lines)

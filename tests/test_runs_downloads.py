@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 from typing import ClassVar
 
+import chart_support
 import numpy as np
 import pytest
 import streamlit as st
@@ -167,9 +167,8 @@ def test_run_without_a_model_says_why_and_still_offers_its_curves(runs_page, sav
 
 
 def plotly_spec(at: AppTest, key: str) -> dict:
-    """The figure of the Plotly chart with this widget key (its proto id ends with the key)."""
-    [chart] = [chart for chart in at.get("plotly_chart") if chart.proto.id.endswith(f"-{key}")]
-    return json.loads(chart.proto.spec)
+    """The figure of the chart with this widget key (a live chart: dashboard/live_chart.py)."""
+    return chart_support.live_figure(at, key)
 
 
 def test_comparing_runs_adds_the_overfitting_gap_charts(runs_page, saved_runs):

@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard import charts, state
 from dashboard.identity import is_teacher, owner
+from dashboard.live_chart import live_chart
 from dashboard.runs_parallel import parallel_ui
 from dashboard.safe_text import code
 from dashboard.widgets import plain
@@ -67,9 +68,9 @@ def details_ui(info: RunInfo) -> None:
                                                       else "."))
     columns = st.columns(2)
     with columns[0]:
-        st.plotly_chart(charts.accuracy_figure(history), key=f"accuracy_{info.run_id}")
+        live_chart(charts.accuracy_figure(history), key=f"accuracy_{info.run_id}")
     with columns[1]:
-        st.plotly_chart(charts.loss_figure(history), key=f"loss_{info.run_id}")
+        live_chart(charts.loss_figure(history), key=f"loss_{info.run_id}")
     with st.expander("Settings"):
         st.json({"model": cfg.to_dict(model), "train": cfg.to_dict(train)})
     downloads_ui(info, history)
@@ -143,14 +144,14 @@ def compare_ui(runs: list[RunInfo]) -> None:
             st.warning(f"{plain(label)}: its curves cannot be read.")
     columns = st.columns(2)
     with columns[0]:
-        st.plotly_chart(charts.comparison_figure(curves, "accuracy"), key="compare_accuracy")
+        live_chart(charts.comparison_figure(curves, "accuracy"), key="compare_accuracy")
     with columns[1]:
-        st.plotly_chart(charts.comparison_figure(curves, "loss"), key="compare_loss")
+        live_chart(charts.comparison_figure(curves, "loss"), key="compare_loss")
     columns = st.columns(2)
     with columns[0]:
-        st.plotly_chart(charts.gap_figure(curves, "accuracy"), key="compare_gap_accuracy")
+        live_chart(charts.gap_figure(curves, "accuracy"), key="compare_gap_accuracy")
     with columns[1]:
-        st.plotly_chart(charts.gap_figure(curves, "loss"), key="compare_gap_loss")
+        live_chart(charts.gap_figure(curves, "loss"), key="compare_gap_loss")
     st.caption("**Overfitting gap**: at each test point, how much better the network does on the images it trains "
                "on than on test images it has never seen. A gap that keeps growing means overfitting: the network "
                "learns the training images by heart instead of what makes a digit. Dropout and more training "
