@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import plotly
@@ -71,3 +72,25 @@ def test_a_line_with_one_point_gets_a_marker_so_the_first_point_shows():
     figure = charts.accuracy_figure(curves)
     show_lone_points(figure)
     assert figure.data[0].mode == "lines", "two points draw a line: no markers needed"
+
+
+def _clickable_page():
+    import plotly.graph_objects as go
+    import streamlit as st
+
+    from dashboard.live_chart import live_chart
+
+    figure = go.Figure(go.Scatter(x=[0, 1], y=[1, 2], customdata=["run-a", "run-a"]))
+    st.session_state["clicked"] = live_chart(figure, key="pick", on_click=lambda: None)
+    live_chart(figure, key="plain")
+
+
+def test_a_chart_with_on_click_asks_the_browser_for_clicks_and_returns_none_until_one_comes():
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_function(_clickable_page, default_timeout=30).run()
+    assert not app.exception
+    data = {element.proto.id.rsplit("-", 1)[-1]: json.loads(element.proto.json)
+            for element in app.get("bidi_component")}
+    assert data["pick"]["clickable"] is True and data["plain"]["clickable"] is False
+    assert app.session_state["clicked"] is None, "no click yet"
