@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchmarks.arguments import ranged  # noqa: E402
-from benchmarks.class_load import new_queue, training_steps, wait_for_ready_worker  # noqa: E402
+from benchmarks.class_load import new_queue, one_step, wait_for_ready_worker  # noqa: E402
 from benchmarks.watching_cost import long_spec, wait_for_batches  # noqa: E402
 from dashboard.identity import owner_of  # noqa: E402
 
@@ -46,13 +46,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=ranged(3, 600, float), default=15.0,
                         help="seconds of each sample (default 15)")
-    parser.add_argument("--step", type=training_steps, default=["conv"],
+    parser.add_argument("--step", type=one_step, default="conv",
                         help="the Lab step whose training is measured (default conv)")
-    args = parser.parse_args(argv)
-    if len(args.step) != 1:
-        parser.error(f"--step: choose one training step, not {','.join(args.step)}")
-    [args.step] = args.step
-    return args
+    return parser.parse_args(argv)
 
 
 def slowdown(alone: float, beside: float) -> float:

@@ -39,7 +39,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchmarks.arguments import ranged  # noqa: E402
 from benchmarks.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, niced_chromium, start_server, stop_process  # noqa: E402
-from benchmarks.class_load import LAB_HEADING, new_queue, step_spec, training_steps, wait_for_ready_worker  # noqa: E402
+from benchmarks.class_load import LAB_HEADING, new_queue, one_step, step_spec, wait_for_ready_worker  # noqa: E402
 from benchmarks.processes import command_line, cpu_seconds, descendants, group_cpu_seconds  # noqa: E402
 from dashboard.identity import COOKIE, owner_of  # noqa: E402
 from mnist_models.budget import budget_problems  # noqa: E402
@@ -105,15 +105,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds of each sample (default 20)")
     parser.add_argument("--settle", type=ranged(0, 120, float), default=5.0,
                         help="seconds between the last tab showing its live view and the sample (default 5)")
-    parser.add_argument("--step", type=training_steps, default=["conv"],
+    parser.add_argument("--step", type=one_step, default="conv",
                         help="the Lab step the learners train and watch (default conv)")
     parser.add_argument("--browser-nice", type=ranged(0, 19), default=19,
                         help="CPU niceness of Chromium (default 19, the lowest priority; 0 for the server's)")
-    args = parser.parse_args(argv)
-    if len(args.step) != 1:
-        parser.error(f"--step: choose one training step, not {','.join(args.step)}")
-    [args.step] = args.step
-    return args
+    return parser.parse_args(argv)
 
 
 def long_spec(step_id: str):
