@@ -72,7 +72,9 @@ export default function ({ data, parentElement, setTriggerValue }) {
         if (chart.mnistPlotly && chart.mnistPlotly !== Plotly) chart.mnistPlotly.purge(chart);
         chart.mnistPlotly = Plotly;
         chart.mnistDrawn = data.figure + data.bundle;
-        return Plotly.react(chart, figure.data, layout, { displaylogo: false, responsive: true });
+        const modeBar = data.modeBar === false ? false : "hover";  // "hover" is plotly.js's own default
+        const config = { displaylogo: false, responsive: true, displayModeBar: modeBar };
+        return Plotly.react(chart, figure.data, layout, config);
     }).then(() => {
         if (chart.mnistListening || !chart.on) return;
         chart.mnistListening = true;
@@ -118,23 +120,25 @@ def bundle_for(figure_json: str) -> str:
     return PLOTLY_JS.name
 
 
-def live_chart(figure: go.Figure | str, key: str, height: int = 380, on_click=None):
+def live_chart(figure: go.Figure | str, key: str, height: int = 380, on_click=None, mode_bar: bool = True):
     """Show `figure` (a Plotly figure, or its JSON); later calls with the same key update the chart in place.
 
     With `on_click` (a callback, run before the script as a widget's), a click on a point sends the point's
     customdata (its first item, for a list) to the server: the call returns it in the run the click starts, and
-    None otherwise."""
+    None otherwise. `mode_bar=False` hides Plotly's zoom and download buttons (for a chart that is only clicked)."""
     if not _ready():
         shown = go.Figure(json.loads(figure)) if isinstance(figure, str) else figure
         if on_click is None:
-            st.plotly_chart(shown, key=key)
+            st.plotly_chart(shown, key=key, config={"displayModeBar": mode_bar})
             return None
-        event = st.plotly_chart(shown, key=key, on_select=on_click, selection_mode="points")
+        event = st.plotly_chart(shown, key=key, on_select=on_click, selection_mode="points",
+                                config={"displayModeBar": mode_bar})
         points = (event.get("selection") or {}).get("points") or [] if event else []
         value = points[0].get("customdata") if points else None
         return value[0] if isinstance(value, list) and value else value
     payload = figure if isinstance(figure, str) else figure.to_json()
-    data = {"figure": payload, "height": height, "bundle": bundle_for(payload), "clickable": on_click is not None}
+    data = {"figure": payload, "height": height, "bundle": bundle_for(payload), "clickable": on_click is not None,
+            "modeBar": mode_bar}
     if on_click is None:
         _component(data=data, key=key, height=height)
         return None

@@ -155,7 +155,7 @@ def parallel_ui(runs: list[RunInfo]) -> None:
     figure = parallel_figure(rows, chosen_axes(rows), picked=picked, colour_by="test_accuracy")
     # Drawn by the live charts' plotly.js (the basic bundle, which browsers keep compiled between tabs) rather
     # than Streamlit's full one: that took each new tab about half a second to compile.
-    live_chart(figure, key=CHART_KEY, height=figure.layout.height or 440, on_click=_picked_on_chart)
+    live_chart(figure, key=CHART_KEY, height=figure.layout.height or 440, on_click=_picked_on_chart, mode_bar=False)
     if shared := shared_settings(rows):
         st.caption(f"All these runs share: {plain(shared)}. Lines are coloured by test accuracy (dark: lower).")
     labels = {row["run_id"]: f"{row['label']} ({row['run_id'][-6:]})" for row in rows}

@@ -81,7 +81,7 @@ def _clickable_page():
     from dashboard.live_chart import live_chart
 
     figure = go.Figure(go.Scatter(x=[0, 1], y=[1, 2], customdata=["run-a", "run-a"]))
-    st.session_state["clicked"] = live_chart(figure, key="pick", on_click=lambda: None)
+    st.session_state["clicked"] = live_chart(figure, key="pick", on_click=lambda: None, mode_bar=False)
     live_chart(figure, key="plain")
 
 
@@ -93,4 +93,5 @@ def test_a_chart_with_on_click_asks_the_browser_for_clicks_and_returns_none_unti
     data = {element.proto.id.rsplit("-", 1)[-1]: json.loads(element.proto.json)
             for element in app.get("bidi_component")}
     assert data["pick"]["clickable"] is True and data["plain"]["clickable"] is False
+    assert data["pick"]["modeBar"] is False and data["plain"]["modeBar"] is True
     assert app.session_state["clicked"] is None, "no click yet"
