@@ -112,6 +112,41 @@ def test_a_tiny_training_through_ray_reaches_the_server_store(local_ray, runs_di
     assert 0 < halted.epochs_completed < 200
 
 
+def test_identical_requests_through_ray_share_one_training_and_it_stops_when_the_last_learner_does(local_ray,
+                                                                                                   runs_dir):
+    import time
+
+    from mnist_models.jobs import JobSpec
+    from mnist_models.jobs.job import LEFT
+
+    store = RunStore(runs_dir)
+    executor = RayExecutor("local")
+    queue = JobQueue(store, executor=executor, max_running=executor.max_running(), threads=executor.cpus)
+    model, train = get_preset("softmax").configs()
+    train.epochs, train.train_size, train.validation_size = 200, 2000, 100  # far longer than the test
+    spec = JobSpec(model, train, "softmax", "1 layer: softmax")
+    try:
+        [ann] = queue.submit_series([spec], owner="ann")
+        deadline = time.monotonic() + WAIT
+        while store.progress(ann).step < 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert store.progress(ann).status == "running", store.progress(ann)
+        [bob] = queue.submit_series([spec], owner="bob")  # while it trains on the cluster
+        [cat] = queue.submit_series([spec], owner="cat")
+        assert bob == cat == ann, "one training for three identical requests"
+        assert set(store.get(ann).owners) == {"ann", "bob", "cat"}
+        assert queue.stop(ann, "ann") == LEFT and queue.stop(ann, "bob") == LEFT, "Cat still wants it"
+        assert store.progress(ann).status == "running"
+        assert queue.stop(ann, "cat") == "stopping", "the last learner's stop stops it"
+        assert queue.wait_idle(WAIT)
+    finally:
+        queue.shutdown(stop_running=True)
+    info = store.get(ann)
+    assert info.status == "stopped" and info.executor == "ray", info.error
+    assert info.owners == ("cat",), "Ann and Bob left it"
+    assert info.epochs_completed < 200, "stopped long before its 200 epochs"
+
+
 def test_the_cli_trains_through_a_local_ray(runs_dir):
     result = cli("train", "--preset", "softmax", "--epochs", "1", "--train-size", "1000", "--ray", "local")
     assert result.returncode == 0, result.stderr[-2000:]

@@ -423,6 +423,20 @@ def test_claim_and_discard_agree_on_who_has_a_queued_run(store):
         store.claim(second)
 
 
+def test_a_remote_worker_s_meta_never_takes_back_the_learners_who_joined_or_left(store, tmp_path):
+    # A Ray task trains from the meta it was given (Ann's alone); Bob joins and Ann leaves meanwhile on the server.
+    run_id = _create(store, owner="ann", status="running", name="shared")
+    remote = RunStore(tmp_path / "remote")
+    remote.receive(run_id, store.job_inputs(run_id))
+    store.add_owner(run_id, "bob")
+    store.remove_owner(run_id, "ann")
+    remote.update(run_id, status="completed", finished=123.0)
+    store.apply_published(run_id, {name: path.read_bytes() for name, path in remote.published_files(run_id)})
+    info = store.get(run_id)
+    assert info.status == "completed", "the worker's report is taken"
+    assert info.owners == ("bob",) and info.owner == "bob", "the owners stay the server's"
+
+
 def test_a_shared_run_keeps_its_name_and_a_delete_only_leaves_it(store):
     run_id = _create(store, owner="ann", status="completed", name="shared")
     store.add_owner(run_id, "bob")

@@ -23,8 +23,10 @@ from mnist_models.store.files import (
 )
 from mnist_models.store.run_info import RunNotFoundError
 
-# Meta fields the server owns: a worker's report (from a Ray node, say) never overwrites them.
-SERVER_FIELDS = ("name", "owner", "run_id", "created", "executor", "heartbeat")
+# Meta fields the server owns: a worker's report (from a Ray node, say) never overwrites them. The owners above
+# all: learners join or leave a shared training while it runs, and the task's copy of the meta is the one it started
+# with.
+SERVER_FIELDS = ("name", "owner", "owners", "run_id", "created", "executor", "heartbeat")
 
 
 class WorkerFiles:
