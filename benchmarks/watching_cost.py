@@ -39,7 +39,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchmarks.arguments import ranged  # noqa: E402
 from benchmarks.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, niced_chromium, start_server, stop_process  # noqa: E402
-from benchmarks.class_load import LAB_HEADING, new_queue, one_step, step_spec, wait_for_ready_worker  # noqa: E402
+from benchmarks.class_browser import LAB_HEADING  # noqa: E402
+from benchmarks.class_load import new_queue, one_step, step_spec, wait_for_ready_worker  # noqa: E402
 from benchmarks.processes import command_line, cpu_seconds, descendants, group_cpu_seconds  # noqa: E402
 from dashboard.identity import COOKIE, owner_of  # noqa: E402
 from mnist_models.budget import budget_problems  # noqa: E402

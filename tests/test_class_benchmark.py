@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from benchmarks import class_load
+from benchmarks import class_browser, class_load
 from benchmarks.browser import CHROMIUM, niced_chromium
 from benchmarks.class_load import Learner
 from dashboard.identity import owner_of
@@ -103,9 +103,9 @@ def test_a_learner_is_done_with_a_result_or_an_error_and_owns_by_the_hash():
 
 
 def test_percentile_is_a_measured_value():
-    assert class_load.percentile([3.0, 1.0, 2.0], 0.5) == 2.0
-    assert class_load.percentile([1.0, 2.0, 3.0, 4.0], 0.95) == 4.0
-    assert class_load.percentile([5.0], 0.95) == 5.0
+    assert class_browser.percentile([3.0, 1.0, 2.0], 0.5) == 2.0
+    assert class_browser.percentile([1.0, 2.0, 3.0, 4.0], 0.95) == 4.0
+    assert class_browser.percentile([5.0], 0.95) == 5.0
 
 
 def test_the_verdict_says_met_only_within_the_target():
