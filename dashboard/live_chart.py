@@ -131,11 +131,8 @@ def live_chart(figure: go.Figure | str, key: str, height: int = 380, on_click=No
         if on_click is None:
             st.plotly_chart(shown, key=key, config={"displayModeBar": mode_bar})
             return None
-        event = st.plotly_chart(shown, key=key, on_select=on_click, selection_mode="points",
-                                config={"displayModeBar": mode_bar})
-        points = (event.get("selection") or {}).get("points") or [] if event else []
-        value = points[0].get("customdata") if points else None
-        return value[0] if isinstance(value, list) and value else value
+        return clicked_value(st.plotly_chart(shown, key=key, on_select=on_click, selection_mode="points",
+                                             config={"displayModeBar": mode_bar}))
     payload = figure if isinstance(figure, str) else figure.to_json()
     data = {"figure": payload, "height": height, "bundle": bundle_for(payload), "clickable": on_click is not None,
             "modeBar": mode_bar}
@@ -143,3 +140,13 @@ def live_chart(figure: go.Figure | str, key: str, height: int = 380, on_click=No
         _component(data=data, key=key, height=height)
         return None
     return _component(data=data, key=key, height=height, on_clicked_change=on_click).clicked
+
+
+def clicked_value(state) -> object:
+    """What a click on a chart chose, from the chart's value (its `st.session_state[key]` in an on_click callback):
+    the live chart's `clicked`, or st.plotly_chart's first selected point's customdata (its first item, for a
+    list); None without a click."""
+    state = state or {}
+    points = (state.get("selection") or {}).get("points") or [{"customdata": state.get("clicked")}]
+    value = points[0].get("customdata")
+    return value[0] if isinstance(value, list) and value else value

@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard import charts, state
 from dashboard.identity import owner
-from dashboard.live_chart import live_chart
+from dashboard.live_chart import clicked_value, live_chart
 from dashboard.sweep_charts import ParallelAxis, parallel_figure
 from dashboard.widgets import plain
 from mnist_models.config import ModelConfig, TrainConfig
@@ -110,10 +110,7 @@ def _choose_sweep(sweeps: Mapping[str, object], by_id: Mapping[str, RunInfo]) ->
 def _picked_on_chart() -> None:
     """The chart's click: the clicked marker's customdata is its run id (the live chart's `clicked`; with
     st.plotly_chart, where static serving is off, its selection's first point)."""
-    event = st.session_state.get(CHART_KEY) or {}
-    points = (event.get("selection") or {}).get("points") or [{"customdata": event.get("clicked")}]
-    run_id = points[0].get("customdata") if points else None
-    run_id = run_id[0] if isinstance(run_id, list) and run_id else run_id
+    run_id = clicked_value(st.session_state.get(CHART_KEY))
     if isinstance(run_id, str):
         st.session_state[PICK_KEY] = run_id
 

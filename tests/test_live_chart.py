@@ -95,3 +95,12 @@ def test_a_chart_with_on_click_asks_the_browser_for_clicks_and_returns_none_unti
     assert data["pick"]["clickable"] is True and data["plain"]["clickable"] is False
     assert data["pick"]["modeBar"] is False and data["plain"]["modeBar"] is True
     assert app.session_state["clicked"] is None, "no click yet"
+
+
+def test_a_click_is_read_from_either_chart_s_value():
+    assert live_chart.clicked_value({"clicked": "run-a"}) == "run-a"  # the live chart
+    selection = {"selection": {"points": [{"customdata": ["run-b", 0.5]}, {"customdata": ["run-c"]}]}}
+    assert live_chart.clicked_value(selection) == "run-b"  # st.plotly_chart: the first point, its first item
+    assert live_chart.clicked_value({"selection": {"points": [{"customdata": "run-d"}]}}) == "run-d"
+    for nothing in (None, {}, {"clicked": None}, {"selection": {"points": []}}):
+        assert live_chart.clicked_value(nothing) is None
