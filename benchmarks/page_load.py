@@ -5,9 +5,10 @@ both from the project root, so both read .streamlit/config.toml), and times each
 navigation to the page being idle with its heading drawn. Idle means, all at once: the page's `h1` heading is
 visible; Streamlit's app element says the script run ended and the websocket is connected
 (`data-test-script-state="notRunning"`, `data-test-connection-state="CONNECTED"`) and its running indicator
-(`stStatusWidget`) is gone; no HTTP request the tab started is in flight (lazy JavaScript chunks, images,
-components); two animation frames have been painted since. A load counts as idle at the first such moment after
-which nothing new starts for QUIET_SECONDS.
+(`stStatusWidget`) is gone; no element still shows the skeleton Streamlit draws while that element's code
+loads; every component has drawn into its host and every live chart is drawn (its `data-drawn`); no HTTP request
+the tab started is in flight (lazy JavaScript chunks, images, components); two animation frames have been
+painted since. A load counts as idle at the first such moment after which nothing new starts for QUIET_SECONDS.
 
 Cold: the first page a freshly started server serves, in a browser context with an empty cache (one server
 start per page and per `--cold-repeats`); "start→idle" adds the server's own start, from `streamlit run` to that
@@ -65,8 +66,9 @@ TARGET_WARM, TARGET_COLD = 1.5, 2.2  # the issue's targets, as ratios to the bar
 TARGET_FIRST_POINT = 2.0  # seconds from the click on Train to the first live point drawn
 
 # True once the app is connected, its script run has ended, its running indicator is gone, `heading` shows and
-# everything the page holds is drawn: every chart (Streamlit's Plotly charts and the live charts, which load
-# plotly.js after their element mounts), every custom component (the drawing pad) and every image, no spinner left.
+# everything the page holds is drawn: no element still loading its code (a skeleton), every chart (Streamlit's
+# Plotly charts, and the live charts, which load plotly.js once their component's script runs), every custom
+# component (the drawing pad) and every image, no spinner left.
 IDLE_JS = """(heading) => {
     const app = document.querySelector('[data-testid="stApp"]');
     if (!app || app.dataset.testScriptState !== "notRunning" || app.dataset.testConnectionState !== "CONNECTED")
@@ -74,11 +76,14 @@ IDLE_JS = """(heading) => {
     if (document.querySelector('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]'))
         return false;
     if (document.querySelector('[data-testid="stMain"] [data-testid="stSpinner"]')) return false;
+    // An element whose code is still loading (Streamlit loads most element types on first use) shows a skeleton.
+    if (document.querySelector('[data-testid="stMain"] [data-testid^="stSkeleton"]')) return false;
     const all = (selector, drawn) => [...document.querySelectorAll(selector)].every(drawn);
     const charts = all('[data-testid="stPlotlyChart"]', (chart) => chart.querySelector(".js-plotly-plot"))
-        && all(".mnist-live-chart", (chart) => chart.classList.contains("js-plotly-plot"))
+        && all(".mnist-live-chart", (chart) => chart.dataset.drawn === "true")
         && all('[data-testid="stVegaLiteChart"]', (chart) => chart.querySelector("canvas, svg"));
-    const components = all('[data-testid="stBidiComponentRegular"]', (host) => host.childElementCount > 0)
+    // A component's host holds the empty element its script draws into until the script has run.
+    const components = all('[data-testid="stBidiComponentRegular"]', (host) => host.querySelector(":scope > * > *"))
         && all('[data-testid="stBidiComponentIsolated"]', (host) => [host, ...host.querySelectorAll("*")].some(
             (element) => element.shadowRoot && element.shadowRoot.childElementCount > 0));
     if (!charts || !components || !all('[data-testid="stMain"] img', (image) => image.complete)) return false;
@@ -189,6 +194,14 @@ def new_context(browser, url: str):
 def timed_load(context, url: str, heading: str) -> float:
     """Seconds from a new tab's navigation to the page idle with `heading` drawn (see the module's docstring)."""
     page = context.new_page()
+    try:
+        return load_until_idle(page, url, heading)
+    finally:
+        page.close()
+
+
+def load_until_idle(page, url: str, heading: str) -> float:
+    """Opens `url` in `page` and returns the seconds until it is idle with `heading` drawn; the page stays open."""
     in_flight: set = set()
     last_start = [0.0]
 
@@ -202,22 +215,19 @@ def timed_load(context, url: str, heading: str) -> float:
     page.on("request", started)
     page.on("requestfinished", ended)
     page.on("requestfailed", ended)
-    try:
-        began = time.perf_counter()
-        page.goto(url, wait_until="commit", timeout=LOAD_SECONDS * 1000)
-        while True:
-            page.wait_for_function(IDLE_JS, arg=heading, polling="raf", timeout=LOAD_SECONDS * 1000)
-            while in_flight:
-                page.wait_for_timeout(10)
-            page.evaluate(TWO_FRAMES_JS)
-            idle_at = time.perf_counter()
-            page.wait_for_timeout(QUIET_SECONDS * 1000)
-            if not in_flight and last_start[0] < idle_at and page.evaluate(IDLE_JS, heading):
-                return idle_at - began
-            if idle_at - began > LOAD_SECONDS:
-                raise TimeoutError(f"{url} did not become idle within {LOAD_SECONDS} s")
-    finally:
-        page.close()
+    began = time.perf_counter()
+    page.goto(url, wait_until="commit", timeout=LOAD_SECONDS * 1000)
+    while True:
+        page.wait_for_function(IDLE_JS, arg=heading, polling="raf", timeout=LOAD_SECONDS * 1000)
+        while in_flight:
+            page.wait_for_timeout(10)
+        page.evaluate(TWO_FRAMES_JS)
+        idle_at = time.perf_counter()
+        page.wait_for_timeout(QUIET_SECONDS * 1000)
+        if not in_flight and last_start[0] < idle_at and page.evaluate(IDLE_JS, heading):
+            return idle_at - began
+        if idle_at - began > LOAD_SECONDS:
+            raise TimeoutError(f"{url} did not become idle within {LOAD_SECONDS} s")
 
 
 def cold_loads(browser, folder: Path, pages: list[str], repeats: int) -> dict[str, tuple[float, float]]:

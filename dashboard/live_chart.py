@@ -76,6 +76,7 @@ export default function ({ data, parentElement, setTriggerValue }) {
         const config = { displaylogo: false, responsive: true, displayModeBar: modeBar };
         return Plotly.react(chart, figure.data, layout, config);
     }).then(() => {
+        chart.dataset.drawn = "true";  // what a page-load measurement waits for
         if (chart.mnistListening || !chart.on) return;
         chart.mnistListening = true;
         // A click on a point tells the server that point's customdata (e.g. the run a line stands for).

@@ -36,7 +36,8 @@ def _duration(seconds: float | None) -> str:
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _figures(run_id: str, version: tuple, codelab_accuracy: float | None, projector: bool) -> tuple[str, str]:
     """The Accuracy and Loss figures of one published state of a run, built and serialised once for all its
-    watchers (a classroom's thirty tabs cost the server one figure per update, not thirty)."""
+    watchers (a classroom's thirty tabs cost the server one figure per update, not thirty), and kept while nothing
+    new is published: a finished run's figures are built once, not again every few seconds."""
     curves = state.progress(run_id).curves()
     height = PROJECTOR_CHART_HEIGHT if projector else CHART_HEIGHT
     figures = (charts.accuracy_figure(curves, codelab_accuracy, height=height),
@@ -46,6 +47,11 @@ def _figures(run_id: str, version: tuple, codelab_accuracy: float | None, projec
     for figure in figures:
         show_lone_points(figure)
     return figures[0].to_json(), figures[1].to_json()
+
+
+def run_figures(run_id: str, codelab_accuracy: float | None, projector: bool) -> tuple[str, str]:
+    """The run's Accuracy and Loss figures (JSON), built again only when its worker publishes."""
+    return _figures(run_id, state.published_version(run_id), codelab_accuracy, projector)
 
 
 def show_lone_points(figure) -> None:
@@ -89,7 +95,7 @@ def progress_ui(progress: Progress, codelab_accuracy: float | None, key: str = "
     device = plain(progress.device) if progress.device else "the CPU or GPU (detecting…)"
     st.caption(f"Training on {device} · run {code(progress.run_id)}")
     projector = presentation.presenting()
-    accuracy, loss = _figures(progress.run_id, state.run_version(progress.run_id), codelab_accuracy, projector)
+    accuracy, loss = run_figures(progress.run_id, codelab_accuracy, projector)
     height = PROJECTOR_CHART_HEIGHT if projector else CHART_HEIGHT
     if projector:
         # A projected screen is wide: the two charts side by side, each as tall as the room can read.

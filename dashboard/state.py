@@ -76,10 +76,15 @@ def page_drawn() -> None:
     warm_up_gate.page_drawn()
 
 
+def published_version(run_id: str) -> tuple[int, int]:
+    """Changes whenever the run's worker publishes (its curves, weights, digit wall): what is drawn from those."""
+    return run_store().version(run_id)
+
+
 def run_version(run_id: str) -> tuple[int, int, int]:
     """Changes whenever the run's worker publishes, and at least every 5 seconds: an active run's status can
     change without a write, when its worker dies."""
-    return (*run_store().version(run_id), int(time.time() // 5))
+    return (*published_version(run_id), int(time.time() // 5))
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
@@ -101,13 +106,13 @@ def progress_if_any(run_id: str) -> Progress | None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
-def _insight(run_id: str, version: tuple[int, int, int]) -> tuple[dict, list]:
+def _insight(run_id: str, version: tuple[int, int]) -> tuple[dict, list]:
     return run_store().load_insight(run_id), run_store().load_learning_rates(run_id)
 
 
 def insight(run_id: str) -> tuple[dict, list]:
     """The run's weight percentiles and digit wall, and its learning rates, read once per change."""
-    return _insight(run_id, run_version(run_id))
+    return _insight(run_id, published_version(run_id))
 
 
 # Draw compares up to ten networks at each stroke: they all stay loaded, with room for the one in the Model box.

@@ -1,0 +1,78 @@
+"""The page-load benchmark's idle check in a real browser: a page counts as loaded only once everything on it is
+drawn, its live charts included (they load plotly.js after their component mounts, after the rest of the page).
+
+Drives Debian's Chromium with Playwright against `streamlit run dashboard/app.py` (see browser_support.py), with
+one real training in the store, owned by the measuring browser, so that Train shows its Accuracy and Loss charts.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import page_load
+from dashboard.identity import owner_of
+
+pytest_plugins = ("browser_support",)
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+# What the page holds once loaded: each live chart drawn, no element waiting for its code, the heading shown.
+DRAWN_JS = """() => ({
+    charts: document.querySelectorAll(".mnist-live-chart").length,
+    drawn: [...document.querySelectorAll(".mnist-live-chart[data-drawn='true']")].filter(
+        (chart) => chart.querySelector(".main-svg")).length,
+    skeletons: document.querySelectorAll('[data-testid="stMain"] [data-testid^="stSkeleton"]').length,
+})"""
+
+
+@pytest.fixture(scope="module")
+def server_with_a_run(module_streamlit_server):
+    page_load.fill_store(module_streamlit_server.runs_dir, 1, owner_of(page_load.IDENTITY))
+    return module_streamlit_server
+
+
+def test_train_loads_with_its_live_charts_drawn(chromium, server_with_a_run):
+    context = page_load.new_context(chromium, server_with_a_run.url)
+    try:
+        page_load.timed_load(context, server_with_a_run.url + "/train", "Train a network")  # the caches warm
+        page = context.new_page()
+        seconds = page_load.load_until_idle(page, server_with_a_run.url + "/train", "Train a network")
+        found = page.evaluate(DRAWN_JS)
+    finally:
+        context.close()
+    assert 0 < seconds < page_load.LOAD_SECONDS
+    assert found == {"charts": 2, "drawn": 2, "skeletons": 0}, found
+
+
+# A page as Streamlit draws it, at the moments the idle check must tell apart.
+PAGE = """<div data-testid="stApp" data-test-script-state="notRunning" data-test-connection-state="CONNECTED">
+<div data-testid="stMain"><h1>Train a network</h1>{content}</div></div>"""
+HOST = '<div data-testid="stBidiComponentRegular"><div>{inside}</div></div>'
+
+
+@pytest.mark.parametrize(("content", "idle"), [
+    ("", True),
+    ('<div data-testid="stSkeleton"></div>', False),  # an element's code is still loading
+    (HOST.format(inside=""), False),  # a component mounted, its script not run yet
+    (HOST.format(inside='<div class="mnist-live-chart"></div>'), False),  # plotly.js not loaded or not drawn yet
+    (HOST.format(inside='<div class="mnist-live-chart js-plotly-plot"></div>'), False),  # drawing
+    (HOST.format(inside='<div class="mnist-live-chart js-plotly-plot" data-drawn="true"></div>'), True),
+    ('<div data-testid="stSpinner"></div>', False),
+])
+def test_the_idle_check_waits_for_skeletons_components_and_live_charts(chromium, content, idle):
+    page = chromium.new_page()
+    try:
+        page.set_content(PAGE.format(content=content))
+        assert page.evaluate(page_load.IDLE_JS, "Train a network") is idle
+        assert page.evaluate(page_load.IDLE_JS, "Another heading") is False
+    finally:
+        page.close()
+
+
+def test_a_page_that_never_shows_its_heading_is_not_loaded(chromium, server_with_a_run, monkeypatch):
+    monkeypatch.setattr(page_load, "LOAD_SECONDS", 3)
+    context = page_load.new_context(chromium, server_with_a_run.url)
+    try:
+        with pytest.raises(Exception, match="Timeout"):
+            page_load.timed_load(context, server_with_a_run.url + "/train", "A heading no page has")
+    finally:
+        context.close()
