@@ -6,7 +6,7 @@ navigation to the page being idle with its heading drawn. Idle means, all at onc
 visible; Streamlit's app element says the script run ended and the websocket is connected
 (`data-test-script-state="notRunning"`, `data-test-connection-state="CONNECTED"`) and its running indicator
 (`stStatusWidget`) is gone; no element still shows the skeleton Streamlit draws while that element's code
-loads; every component has drawn into its host and every live chart is drawn (its `data-drawn`); no HTTP request
+loads; every component has mounted and every live chart is drawn (its `data-drawn`); no HTTP request
 the tab started is in flight (lazy JavaScript chunks, images, components); two animation frames have been
 painted since. A load counts as idle at the first such moment after which nothing new starts for QUIET_SECONDS.
 
@@ -82,8 +82,7 @@ IDLE_JS = """(heading) => {
     const charts = all('[data-testid="stPlotlyChart"]', (chart) => chart.querySelector(".js-plotly-plot"))
         && all(".mnist-live-chart", (chart) => chart.dataset.drawn === "true")
         && all('[data-testid="stVegaLiteChart"]', (chart) => chart.querySelector("canvas, svg"));
-    // A component's host holds the empty element its script draws into until the script has run.
-    const components = all('[data-testid="stBidiComponentRegular"]', (host) => host.querySelector(":scope > * > *"))
+    const components = all('[data-testid="stBidiComponentRegular"]', (host) => host.childElementCount > 0)
         && all('[data-testid="stBidiComponentIsolated"]', (host) => [host, ...host.querySelectorAll("*")].some(
             (element) => element.shadowRoot && element.shadowRoot.childElementCount > 0));
     if (!charts || !components || !all('[data-testid="stMain"] img', (image) => image.complete)) return false;

@@ -52,8 +52,8 @@ HOST = '<div data-testid="stBidiComponentRegular"><div>{inside}</div></div>'
 @pytest.mark.parametrize(("content", "idle"), [
     ("", True),
     ('<div data-testid="stSkeleton"></div>', False),  # an element's code is still loading
-    (HOST.format(inside=""), False),  # a component mounted, its script not run yet
-    (HOST.format(inside='<div class="mnist-live-chart"></div>'), False),  # plotly.js not loaded or not drawn yet
+    (HOST.format(inside=""), True),  # a component that draws nothing (the pen-up listener, the identity cookie)
+    (HOST.format(inside='<div class="mnist-live-chart"></div>'), False),  # a live chart whose script has not run
     (HOST.format(inside='<div class="mnist-live-chart js-plotly-plot"></div>'), False),  # drawing
     (HOST.format(inside='<div class="mnist-live-chart js-plotly-plot" data-drawn="true"></div>'), True),
     ('<div data-testid="stSpinner"></div>', False),
@@ -76,3 +76,23 @@ def test_a_page_that_never_shows_its_heading_is_not_loaded(chromium, server_with
             page_load.timed_load(context, server_with_a_run.url + "/train", "A heading no page has")
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("path", ["/runs", "/draw/"])
+def test_a_page_connects_to_its_server_without_trying_its_own_path_first(chromium, server_with_a_run, path):
+    """The page shell: Streamlit's frontend no longer asks <page>/_stcore/health (a 404, then a 100 ms wait). /draw/
+    is redirected to /draw by Streamlit, and then served the same way."""
+    context = page_load.new_context(chromium, server_with_a_run.url)
+    asked: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("request", lambda request: asked.append(request.url))
+        heading = {"/runs": "Saved runs", "/draw/": "Draw a digit"}[path]
+        page_load.load_until_idle(page, server_with_a_run.url + path, heading)
+        base = page.evaluate("window.__streamlit && window.__streamlit.BACKEND_BASE_URL")
+    finally:
+        context.close()
+    assert base == server_with_a_run.url + "/"
+    stcore = [url.removeprefix(server_with_a_run.url) for url in asked if "/_stcore/" in url]
+    assert "/_stcore/health" in stcore
+    assert not [url for url in stcore if not url.startswith("/_stcore/")], stcore
