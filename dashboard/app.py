@@ -47,7 +47,7 @@ def main() -> None:
 
 
 if get_script_run_ctx(suppress_warning=True) is None:  # imported by `streamlit run`: the server
-    from dashboard import page_shell  # noqa: E402
+    from dashboard import page_shell
 
     app = st.App(__file__, middleware=page_shell.middleware())
 else:  # a page view
