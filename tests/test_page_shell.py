@@ -103,3 +103,13 @@ def test_without_a_readable_index_everything_goes_to_streamlit(tmp_path):
         shell = PageShell(None, index_path=index)
         assert shell.html is None
         assert _request(shell, "/train")[3] == ["/train"]
+
+
+def test_streamlit_run_serves_app_py_through_st_app_with_the_shell():
+    """`streamlit run dashboard/app.py` finds `app = st.App(...)` (read from the source, as Streamlit reads it)."""
+    from streamlit.web.server.app_discovery import discover_asgi_app
+
+    found = discover_asgi_app(APP)
+    assert found.is_asgi_app and found.import_string == "app:app"
+    assert "middleware=page_shell.middleware()" in APP.read_text()
+    assert [entry.cls for entry in page_shell.middleware()] == [PageShell]
