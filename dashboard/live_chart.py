@@ -29,8 +29,7 @@ BASIC_SOURCE = ASSETS / "plotly-basic.min.js"
 BASIC_TRACES = frozenset({"scatter", "bar", "pie"})  # the trace types plotly.js's basic bundle draws
 
 _JS = """
-// One load of each bundle per page, shared with whatever started it before this module ran (see page_shell.py).
-const loading = (window.mnistPlotly = window.mnistPlotly || {});
+const loading = {};
 
 function plotlyLoaded(bundle) {
     // Each bundle sets window.Plotly as it runs; its own copy is kept, so charts drawn by one keep using it.

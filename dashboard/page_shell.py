@@ -50,6 +50,7 @@ class PageShell:
 
     def __init__(self, app, index_path: Path = INDEX_HTML):
         self.app = app
+        self._base_url_path: str | None = None  # read from Streamlit's config at the first request
         try:
             self.html = shell_html(index_path.read_text(encoding="utf-8")).encode()
         except (OSError, UnicodeDecodeError, ValueError):
@@ -57,7 +58,7 @@ class PageShell:
 
     async def __call__(self, scope, receive, send) -> None:
         if (self.html is not None and scope["type"] == "http" and scope["method"] == "GET"
-                and page_name(scope["path"], _base_url_path()) is not None):
+                and page_name(scope["path"], self.base_url_path()) is not None):
             from starlette.responses import Response
 
             # no-cache, as Streamlit serves its index.html: a new Streamlit's page names its new scripts.
@@ -66,11 +67,13 @@ class PageShell:
             return
         await self.app(scope, receive, send)
 
+    def base_url_path(self) -> str:
+        """`server.baseUrlPath`, which cannot change while the server runs."""
+        if self._base_url_path is None:
+            from streamlit import config
 
-def _base_url_path() -> str:
-    from streamlit import config
-
-    return config.get_option("server.baseUrlPath") or ""
+            self._base_url_path = config.get_option("server.baseUrlPath") or ""
+        return self._base_url_path
 
 
 def middleware() -> list:
