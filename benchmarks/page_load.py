@@ -162,11 +162,16 @@ def start_dashboard(folder: Path) -> Server:
 
 def start_bare(folder: Path) -> Server:
     """The bare page, served like the dashboard: same flags, same working folder and so the same config file."""
-    script = folder / "bare_page.py"
-    script.write_text(BARE_SCRIPT)
+    return start_page(folder, "bare_page.py", BARE_SCRIPT, what="The bare Streamlit page")
+
+
+def start_page(folder: Path, name: str, script: str, what: str = "A measured page") -> Server:
+    """`streamlit run` of `script` (written to `folder`/`name`) with the dashboard's flags, from the project root."""
+    path = folder / name
+    path.write_text(script)
     port = free_port()
     started = time.perf_counter()
-    command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true", "--server.port",
+    command = [sys.executable, "-m", "streamlit", "run", str(path), "--server.headless", "true", "--server.port",
                str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
                "--browser.gatherUsageStats", "false"]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -180,7 +185,7 @@ def start_bare(folder: Path) -> Server:
         except (urllib.error.URLError, OSError):
             time.sleep(0.1)
     stop_process(process)
-    raise RuntimeError("The bare Streamlit page did not start.")
+    raise RuntimeError(f"{what} did not start.")
 
 
 def new_context(browser, url: str):

@@ -1,0 +1,179 @@
+"""What Streamlit's own elements cost a page, as ratios to a bare Streamlit page measured alongside.
+
+`page_load.py` compares each dashboard page with a bare page (a title and a line of text). This script shows how
+much of that ratio the dashboard cannot remove without taking content away: each "floor" is the bare page plus
+one kind of content the dashboard's pages hold, built from Streamlit's own elements (or the dashboard's live chart
+and drawing pad), with none of the dashboard's own code behind it. Each floor is served by its own
+`streamlit run`, from the project root like the dashboard, and timed exactly as `page_load.py` times a page
+(a new tab of a browser context that has already seen it, until the page is idle with its heading drawn); the
+floors and the bare page are taken in turn, and the median of `--repeats` is printed.
+
+    python benchmarks/page_floor.py                       # every floor, 7 repeats
+    python benchmarks/page_floor.py --floors sidebar,live-chart --repeats 11
+
+Exit code 0 once it has measured, 1 if a server would not start or a page never became idle, 2 for bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from benchmarks import page_load  # noqa: E402
+from benchmarks.arguments import ranged  # noqa: E402
+from benchmarks.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from dashboard.static_files import STATIC  # noqa: E402
+
+BARE = page_load.BARE_SCRIPT
+PROJECT = f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n"  # for the floors that use the dashboard's own elements
+CURVE = ("import plotly.graph_objects as go\n"
+         "figure = go.Figure([go.Scatter(x=list(range(60)), y=[1 - 0.5 ** (1 + step / 9) for step in range(60)],"
+         " name='train'), go.Scatter(x=list(range(0, 60, 10)), y=[0.9, 0.95, 0.96, 0.97, 0.975, 0.98],"
+         " name='test')])\n"
+         "figure.update_layout(title='Accuracy', height=380)\n")
+
+# name: (what it adds to the bare page, the page's script after the bare page's)
+FLOORS = {
+    "sidebar": (
+        "every page's sidebar: the navigation to five pages, a toggle and a text box",
+        "pages = [st.Page(lambda: None, title=title, url_path=title.lower(), default=title == 'Lab')\n"
+        "         for title in ('Lab', 'Train', 'Runs', 'Draw', 'Inspect')]\n"
+        "st.navigation(pages)\n"
+        "st.sidebar.toggle('Presentation mode', help='Large text')\n"
+        "st.sidebar.text_input('Your name (optional)', placeholder='Learner')\n"),
+    "controls": (
+        "Train's settings: a preset box, three expanders, 11 number boxes, 4 select boxes, a segmented control, "
+        "a slider, 2 toggles, 2 buttons",
+        "left, right = st.columns([1, 1])\n"
+        "with left:\n"
+        "    st.selectbox('Preset', ['softmax', 'five layers'], help='A network from the codelab')\n"
+        "    st.caption('A one-layer network: about 92%.')\n"
+        "    st.expander('Write or paste Keras code').caption('A keras.Sequential list, read, never run.')\n"
+        "    with st.expander('Network', expanded=True):\n"
+        "        st.segmented_control('Network type', ['Dense', 'Convolutional'], default='Dense')\n"
+        "        st.number_input('Hidden dense layers', 0, 8, 4)\n"
+        "        for column, units in zip(st.columns(4), (200, 100, 60, 30)):\n"
+        "            column.number_input(f'Layer of {units}', 1, 1000, units)\n"
+        "        st.selectbox('Activation', ['relu', 'sigmoid'])\n"
+        "        st.slider('Dropout rate', 0.0, 0.9, 0.0)\n"
+        "        st.toggle('Batch norm')\n"
+        "    with st.expander('Training', expanded=True):\n"
+        "        st.selectbox('Optimizer', ['Adam', 'SGD'])\n"
+        "        for label in ('Learning rate', 'Batch size', 'Epochs', 'Training images', 'Seed', 'Decay'):\n"
+        "            st.number_input(label, 0.0, 100000.0, 1.0)\n"
+        "        st.selectbox('Learning-rate schedule', ['constant', 'exponential'])\n"
+        "with right:\n"
+        "    st.button('Train', type='primary')\n"
+        "    st.button('Stop', disabled=True)\n"
+        "    st.toggle('Show inside the network')\n"
+        "    st.info('Press Train to start.')\n"),
+    "table": (
+        "Runs' table of 30 runs (selectable rows) and its compare box",
+        "import pandas as pd\n"
+        "rows = [{'name': f'run {index}', 'status': 'finished', 'test accuracy': 0.9, 'epochs': '2/2',\n"
+        "         'preset': 'softmax', 'parameters': 7850, 'minutes': 0.1, 'device': 'CPU', 'run id': str(index)}\n"
+        "        for index in range(30)]\n"
+        "st.dataframe(pd.DataFrame(rows), hide_index=True, on_select='rerun', selection_mode='single-row')\n"
+        "st.multiselect('Compare test curves of', [row['name'] for row in rows])\n"),
+    "metrics": (
+        "four metrics in columns, as Train shows above its charts",
+        "for column, (label, value) in zip(st.columns(4), [('Test accuracy', '92.1%'), ('Test loss', '0.28'),\n"
+        "                                                  ('Learning rate', '0.005'), ('Elapsed', '0:42')]):\n"
+        "    column.metric(label, value)\n"),
+    "st.plotly_chart": (
+        "one chart drawn by Streamlit's own Plotly element (two line traces)",
+        CURVE + "st.plotly_chart(figure)\n"),
+    "live-chart": (
+        "one of the dashboard's live charts (the same figure, plotly.js's basic bundle)",
+        PROJECT + CURVE + "from dashboard.live_chart import live_chart\n"
+        "live_chart(figure.to_json(), key='accuracy', height=380)\n"),
+    "drawing-pad": (
+        "the Draw page's drawing pad (streamlit-drawable-canvas)",
+        PROJECT + "from dashboard.canvas_pad import st_canvas\n"
+        "st_canvas(stroke_width=18, stroke_color='#000000', background_color='#FFFFFF', height=280, width=280,\n"
+        "          drawing_mode='freedraw', key='canvas')\n"),
+}
+SECOND_CHART = "live_chart(figure.to_json(), key='loss', height=380)\n"
+# Whole pages' worth of the parts above, on one page: what the dashboard's pages hold once there are runs.
+FLOORS["train-like"] = ("sidebar + controls + metrics + two live charts: what Train holds with a run",
+                        "".join(FLOORS[name][1] for name in ("sidebar", "controls", "metrics", "live-chart"))
+                        + SECOND_CHART)
+FLOORS["runs-like"] = ("sidebar + table + a live chart: what Runs holds with runs",
+                       "".join(FLOORS[name][1] for name in ("sidebar", "table", "live-chart")))
+
+
+def floor_list(text: str) -> list[str]:
+    """`sidebar,table` → ["sidebar", "table"] (in FLOORS' order); ArgumentTypeError naming the floors."""
+    wanted = {name.strip().lower() for name in text.split(",") if name.strip()}
+    if not wanted or wanted - set(FLOORS):
+        raise argparse.ArgumentTypeError(f"choose among {', '.join(FLOORS)} (comma-separated), not {text!r}")
+    return [name for name in FLOORS if name in wanted]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=ranged(1, 50), default=7,
+                        help="loads of each floor and of the bare page; the median is printed (default 7)")
+    parser.add_argument("--floors", type=floor_list, default=list(FLOORS),
+                        help=f"floors to measure, comma-separated (default {','.join(FLOORS)})")
+    return parser.parse_args(argv)
+
+
+def script(name: str) -> str:
+    """The floor's page: the bare page's title and line of text, then the floor's content."""
+    return BARE + FLOORS[name][1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from playwright.sync_api import Error, sync_playwright
+
+    folder = Path(tempfile.mkdtemp(prefix="mnist-page-floor-"))
+    # Streamlit serves static files from the folder of the script it runs: the live chart loads plotly.js there.
+    (folder / "static").symlink_to(STATIC, target_is_directory=True)
+    servers: dict[str, page_load.Server] = {}
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                servers[page_load.BARE] = page_load.start_bare(folder)
+                for name in args.floors:
+                    servers[name] = page_load.start_page(folder, f"floor_{name.replace('.', '_')}.py", script(name))
+                contexts = {name: page_load.new_context(browser, server.url) for name, server in servers.items()}
+                for name, server in servers.items():  # fills the browser's cache and the servers' caches
+                    page_load.timed_load(contexts[name], server.url, page_load.BARE_HEADING)
+                seconds: dict[str, list[float]] = {name: [] for name in servers}
+                for _ in range(args.repeats):
+                    for name, server in servers.items():
+                        seconds[name].append(page_load.timed_load(contexts[name], server.url,
+                                                                  page_load.BARE_HEADING))
+            finally:
+                for server in servers.values():
+                    server.stop()
+                browser.close()
+    except (RuntimeError, TimeoutError, Error) as error:
+        print(f"measurement failed: {str(error).splitlines()[0]}")
+        return 1
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    bare = statistics.median(seconds[page_load.BARE])
+    print(f"\nseconds from a new tab to the page idle with its heading drawn (median of {args.repeats})")
+    print(f"{'page':<17}{'warm s':>8}{'ratio':>8}  what it adds to the bare page")
+    print(f"{page_load.BARE:<17}{bare:8.2f}{'1.00x':>8}  (a title and a line of text)")
+    for name in args.floors:
+        value = statistics.median(seconds[name])
+        print(f"{name:<17}{value:8.2f}{page_load.ratio(value, bare):>8}  {FLOORS[name][0]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
