@@ -103,10 +103,34 @@ FLOORS = {
         "          drawing_mode='freedraw', key='canvas')\n"),
 }
 SECOND_CHART = "live_chart(figure.to_json(), key='loss', height=380)\n"
+LAB = (  # the Lab's first step as it opens: what each part is, without the dashboard's code behind it
+    "st.markdown('Follow the codelab one step at a time, from a single layer to a convolutional network past 99%.')\n"
+    "with st.expander('Your progress: 0 of 12 steps trained', expanded=True):\n"
+    "    st.markdown('\\n'.join(['| step | title | codelab | your best | runs |', '|--:|:--|--:|--:|--:|']\n"
+    "                            + [f'| {step} | Step {step} | 92.0% | – | 0 |' for step in range(1, 14)]))\n"
+    "left, middle, right = st.columns([3, 10, 3], vertical_alignment='bottom')\n"
+    "left.button('Previous', disabled=True, width='stretch')\n"
+    "middle.selectbox('Step', [f'{step}. Step {step}' for step in range(1, 14)])\n"
+    "right.button('Next', width='stretch')\n"
+    "st.header('Step 1: The data', anchor=False)\n"
+    "theory, results = st.columns([1, 1], gap='large')\n"
+    "theory.markdown('MNIST holds 70,000 handwritten digits, 28x28 pixels each, with their labels.')\n"
+    "theory.markdown('**What to look for:** how varied the same digit is.')\n"
+    "theory.info('**Think about it:** why keep test images apart?')\n"
+    "theory.expander('Reveal the answer').markdown('To score the network on digits it has never seen.')\n"
+    "with results:\n"
+    "    from dashboard.sample_digits import samples_html\n"
+    "    st.html(samples_html(12))\n"
+    "    for column, label in zip(st.columns(3), ('Training images', 'Validation images', 'Test images')):\n"
+    "        column.metric(label, '10,000', help='The default')\n"
+    "    st.page_link(pages[3], label='Draw your own digit on the Draw page')\n")
+
 # Whole pages' worth of the parts above, on one page: what the dashboard's pages hold once there are runs.
 FLOORS["train-like"] = ("sidebar + controls + metrics + two live charts: what Train holds with a run",
                         "".join(FLOORS[name][1] for name in ("sidebar", "controls", "metrics", "live-chart"))
                         + SECOND_CHART)
+FLOORS["lab-like"] = ("sidebar + the Lab's first step (intro, progress table, step box, theory, sample digits, "
+                      "metrics): what the Lab holds", FLOORS["sidebar"][1] + PROJECT + LAB)
 FLOORS["runs-like"] = ("sidebar + table + a live chart: what Runs holds with runs",
                        "".join(FLOORS[name][1] for name in ("sidebar", "table", "live-chart")))
 

@@ -13,7 +13,6 @@ from dashboard.insight_view import insight_ui
 from dashboard.live_chart import live_chart
 from dashboard.safe_text import code
 from dashboard.widgets import plain
-from mnist_models.data import load_mnist
 from mnist_models.presets import PRESETS
 from mnist_models.store.progress import FAILED, INTERRUPTED, RUNNING, STARTING, STOPPED, STOPPING, Progress
 from mnist_models.store.runs import RunNotFoundError
@@ -156,8 +155,7 @@ def live_ui(run_id: str, *, key: str = "train", show_inside: bool = False) -> No
         else:
             progress_ui(progress, codelab_accuracy, key)
             if show_inside:
-                insight, rates = state.insight(run_id)
-                insight_ui(insight, rates, load_mnist().x_test, key=f"{key}_inside", live=True)
+                insight_ui(run_id, key=f"{key}_inside")
         slow_down = awaiting_first_point and bool(progress.train)
         if slow_down and st.session_state.get(shown_key) != run_id:
             # This run sends the first point; a full rerun started now would drop it unsent (a new script run

@@ -3,6 +3,8 @@ TensorBoard event files (read back with TensorBoard's own reader), and the figur
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -137,22 +139,51 @@ def test_digit_wall_image_marks_wrong_answers_in_red():
         digit_wall_image(np.zeros((3, 10, 10)), [0, 1, 2], None)
 
 
-def _wall_page():
+def _inside_page(run_id: str) -> None:
     from dashboard.insight_view import insight_ui
-    from mnist_models.data import load_mnist
 
-    labels = load_mnist().y_test[:100].tolist()
-    answers = [(label + 1) % 10 for label in labels[:3]] + labels[3:]
-    insight = {"digits": {"indices": list(range(100)), "labels": labels, "predicted": answers, "epoch": 1}}
-    insight_ui(insight, [], load_mnist().x_test, key="wall", live=False)
+    insight_ui(run_id, key="inside")
 
 
-def test_the_digit_wall_goes_to_the_browser_as_a_png_with_its_count_of_wrong_answers():
-    # A JPEG blurs the digits' edges and took 230 KB where the PNG takes about 50 KB (see benchmarks/page_load.py).
+@pytest.fixture
+def tiny_run_served(tiny_run, monkeypatch):
+    """The pages' run store is the tiny run's."""
+    import streamlit as st
+
+    store, progress = tiny_run
+    monkeypatch.setenv("MNIST_RUNS_DIR", str(store.root))
+    st.cache_resource.clear()
+    yield store, progress
+    st.cache_resource.clear()
+
+
+def test_inside_the_network_shows_a_finished_run_s_layers_learning_rate_and_wall(tiny_run_served):
+    # The wall is a PNG: a JPEG blurs the digits' edges and took 230 KB where the PNG takes about 50 KB.
     from streamlit.testing.v1 import AppTest
 
-    app = AppTest.from_function(_wall_page, default_timeout=60).run()
-    assert not app.exception
+    store, progress = tiny_run_served
+    insight = store.load_insight(progress.run_id)
+    app = AppTest.from_function(_inside_page, args=(progress.run_id,), default_timeout=60).run()
+    assert not app.exception, [item.value for item in app.exception]
+    assert app.selectbox(key="inside_layer").options == layer_names(insight["weights"])
+    charts = [element for element in app.main if element.type == "bidi_component"]
+    assert len(charts) == 3, "the first layer's weights and biases, and the learning rate"
     [wall] = app.get("image")
     assert wall.proto.imgs[0].url.endswith(".png")
-    assert wall.proto.imgs[0].caption == "100 test digits after epoch 1: 3 wrong, in red with the network's answer."
+    digits = insight["digits"]
+    wrong = sum(int(p) != int(t) for p, t in zip(digits["predicted"], digits["labels"], strict=True))
+    assert wall.proto.imgs[0].caption == (f"100 test digits after epoch {digits['epoch']:g}: {wrong} wrong, in red "
+                                          "with the network's answer.")
+
+
+def test_inside_the_network_builds_its_figures_once_per_published_version(tiny_run_served):
+    from dashboard import insight_view, state
+
+    _, progress = tiny_run_served
+    version = state.published_version(progress.run_id)
+    layer = layer_names(state.insight(progress.run_id)[0]["weights"])[0]
+    built = insight_view._weights_json(progress.run_id, version, layer, "weights")
+    assert insight_view._weights_json(progress.run_id, version, layer, "weights") is built
+    assert json.loads(built)["layout"]["title"]["text"] == f"{layer}: weights"
+    wall = insight_view._wall_png(progress.run_id, version)
+    assert wall.startswith(b"\x89PNG") and insight_view._wall_png(progress.run_id, version) is wall

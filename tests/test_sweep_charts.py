@@ -3,12 +3,14 @@ and band over seeds, the heatmap's cells, and the parallel coordinates' axes, va
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
 import pytest
 from plotly.colors import sample_colorscale
 
+from dashboard import runs_parallel
 from dashboard.runs_parallel import RESULT_AXES, chosen_axes, run_row, shared_settings
 from dashboard.sweep_charts import (
     COLOUR_RANGE,
@@ -218,3 +220,19 @@ def test_the_heatmap_lays_out_the_whole_grid_before_any_result():
     assert (list(heatmap.x), list(heatmap.y)) == (["0.001", "0.01"], ["0", "0.5"])
     assert [list(row) for row in heatmap.z] == [[None, None], [None, None]]
     assert "Results appear" in figure.layout.annotations[0].text
+
+
+def test_the_runs_chart_is_built_once_for_the_same_lines_and_again_when_they_change():
+    rows = [{"run_id": f"r{index}", "label": f"run {index}", "learning_rate": rate, "batch_size": 100,
+             "test_accuracy": accuracy, "best_validation": accuracy, "gap": None}
+            for index, (rate, accuracy) in enumerate([(0.001, 0.9), (0.01, 0.95), (0.1, None)])]
+    shown = runs_parallel.figure_json(rows, picked=None)
+    expected = parallel_figure(rows, chosen_axes(rows), colour_by="test_accuracy",
+                               height=runs_parallel.PARALLEL_HEIGHT)
+    assert json.loads(shown) == json.loads(expected.to_json())
+    assert runs_parallel.figure_json([dict(row) for row in rows], picked=None) is shown, "built once"
+    picked = json.loads(runs_parallel.figure_json(rows, picked="r1"))
+    assert [trace["line"]["width"] for trace in picked["data"]] == [2.5, 6, 2.5]
+    rows[2]["test_accuracy"] = 0.97  # the third run finished
+    finished = json.loads(runs_parallel.figure_json(rows, picked=None))
+    assert "97.00%" in {annotation["text"] for annotation in finished["layout"]["annotations"]}

@@ -206,11 +206,9 @@ def page() -> None:
         weights_ui(model, config)
     with readable_errors("the weights during training"):
         st.subheader("How the weights moved while it learned")
-        insight, rates = state.insight(run.run_id)
+        insight, _ = state.insight(run.run_id)
         if insight["weights"]:
-            # Drawn as the live view draws them (live=True), with plotly.js's basic bundle rather than Streamlit's
-            # full one: the run has ended, so they simply never change.
-            insight_ui(insight, rates, data.x_test, key="inspect_inside", live=True)
+            insight_ui(run.run_id, key="inspect_inside")  # as the live view draws them: the run has ended
         else:
             st.caption("This run was trained before the dashboard recorded its weights during training.")
     with readable_errors("the layer outputs"):
