@@ -6,10 +6,13 @@ one kind of content the dashboard's pages hold, built from Streamlit's own eleme
 and drawing pad), with none of the dashboard's own code behind it. Each floor is served by its own
 `streamlit run`, from the project root like the dashboard, and timed exactly as `page_load.py` times a page
 (a new tab of a browser context that has already seen it, until the page is idle with its heading drawn); the
-floors and the bare page are taken in turn, and the median of `--repeats` is printed.
+floors and the bare page are taken in turn, and the median of `--repeats` is printed. With `--dashboard RUNS`, the
+dashboard's own pages (a store of RUNS runs owned by the measuring browser) join the same loop, each printed
+beside the floor that holds what it shows.
 
     python benchmarks/page_floor.py                       # every floor, 7 repeats
     python benchmarks/page_floor.py --floors sidebar,live-chart --repeats 11
+    python benchmarks/page_floor.py --floors lab-like,train-like,runs-like,draw-like,inspect-like --dashboard 30
 
 Exit code 0 once it has measured, 1 if a server would not start or a page never became idle, 2 for bad arguments.
 """
@@ -126,13 +129,44 @@ LAB = (  # the Lab's first step as it opens: what each part is, without the dash
     "    st.page_link(pages[3], label='Draw your own digit on the Draw page')\n")
 
 # Whole pages' worth of the parts above, on one page: what the dashboard's pages hold once there are runs.
+FLOORS["lab-like"] = ("sidebar + the Lab's first step (intro, progress table, step box, theory, sample digits, "
+                      "metrics): what the Lab holds", FLOORS["sidebar"][1] + PROJECT + LAB)
 FLOORS["train-like"] = ("sidebar + controls + metrics + two live charts: what Train holds with a run",
                         "".join(FLOORS[name][1] for name in ("sidebar", "controls", "metrics", "live-chart"))
                         + SECOND_CHART)
-FLOORS["lab-like"] = ("sidebar + the Lab's first step (intro, progress table, step box, theory, sample digits, "
-                      "metrics): what the Lab holds", FLOORS["sidebar"][1] + PROJECT + LAB)
 FLOORS["runs-like"] = ("sidebar + table + a live chart: what Runs holds with runs",
                        "".join(FLOORS[name][1] for name in ("sidebar", "table", "live-chart")))
+DRAW = (  # Draw with a trained network, before anything is drawn
+    "st.selectbox('Model', ['softmax (92.1%)', 'conv (99.0%)'], help='Every saved run with a model')\n"
+    "pad, answer = st.columns(2)\n"
+    "with pad:\n"
+    "    st.caption('Draw one digit, large, inside the box.')\n"
+    + "".join(f"    {line}\n" for line in FLOORS["drawing-pad"][1].splitlines()) +
+    "    st.button('Clear')\n"
+    "with answer:\n"
+    "    st.info('Draw a digit on the left: the answer appears as you lift the pen.')\n"
+    "    st.toggle(\"Every network's opinion\")\n"
+    "st.subheader('My digits')\n"
+    "st.caption('0 of at most 200 kept in this browser.')\n"
+    "st.button('Fine-tune on my digits', disabled=True)\n")
+FLOORS["draw-like"] = ("sidebar + a model box, the drawing pad and its button, a hint, a toggle and My digits: "
+                       "what Draw holds with runs", FLOORS["sidebar"][1] + DRAW)
+INSPECT = (  # Inspect with a run: numbers, pictures and six charts
+    "from dashboard.sample_digits import samples_html\n"
+    "for column, (label, value) in zip(st.columns(3), [('Test accuracy', '92.1%'), ('Mistakes', '790'),\n"
+    "                                                  ('Hardest digit', '8')]):\n"
+    "    column.metric(label, value)\n"
+    "for index, title in enumerate(['Which digits get confused', 'Its most confident mistakes',\n"
+    "                               'What the first layer learned', 'How the weights moved while it learned',\n"
+    "                               'Layer by layer']):\n"
+    "    st.subheader(title)\n"
+    "    pictures, charts = st.columns(2)\n"
+    "    pictures.html(samples_html(12))\n"
+    "    with charts:\n"
+    "        live_chart(figure.to_json(), key=f'chart_{index}', height=300)\n"
+    "live_chart(figure.to_json(), key='chart_last', height=260)\n")
+FLOORS["inspect-like"] = ("sidebar + three metrics, five sections of pictures and six live charts: what Inspect "
+                          "holds with a run", FLOORS["sidebar"][1] + FLOORS["live-chart"][1] + INSPECT)
 
 
 def floor_list(text: str) -> list[str]:
@@ -143,18 +177,40 @@ def floor_list(text: str) -> list[str]:
     return [name for name in FLOORS if name in wanted]
 
 
+# Each dashboard page beside the floor that holds what it shows once there are runs (`--dashboard`).
+LIKE = {"Lab": "lab-like", "Train": "train-like", "Runs": "runs-like", "Draw": "draw-like", "Inspect": "inspect-like"}
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=ranged(1, 50), default=7,
                         help="loads of each floor and of the bare page; the median is printed (default 7)")
     parser.add_argument("--floors", type=floor_list, default=list(FLOORS),
                         help=f"floors to measure, comma-separated (default {','.join(FLOORS)})")
+    parser.add_argument("--dashboard", type=ranged(0, 500), default=0, metavar="RUNS",
+                        help="also measure the dashboard's pages, in the same loop, with a store of RUNS runs "
+                             "owned by the measuring browser, each beside its *-like floor (default 0: not)")
     return parser.parse_args(argv)
 
 
 def script(name: str) -> str:
     """The floor's page: the bare page's title and line of text, then the floor's content."""
     return BARE + FLOORS[name][1]
+
+
+def measure(browser, targets: dict[str, tuple[page_load.Server, str, str]], repeats: int) -> dict[str, float]:
+    """Median seconds of `repeats` loads of each target (server, path, heading), the targets taken in turn, each
+    in a browser context of its own that has loaded it once already."""
+    contexts = {name: page_load.new_context(browser, server.url) for name, (server, _, _) in targets.items()}
+    for name, (server, path, heading) in targets.items():  # fills the browser's cache and the server's caches
+        page_load.timed_load(contexts[name], server.url + path, heading)
+    seconds: dict[str, list[float]] = {name: [] for name in targets}
+    for _ in range(repeats):
+        for name, (server, path, heading) in targets.items():
+            seconds[name].append(page_load.timed_load(contexts[name], server.url + path, heading))
+    for context in contexts.values():
+        context.close()
+    return {name: statistics.median(values) for name, values in seconds.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,24 +220,28 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(tempfile.mkdtemp(prefix="mnist-page-floor-"))
     # Streamlit serves static files from the folder of the script it runs: the live chart loads plotly.js there.
     (folder / "static").symlink_to(STATIC, target_is_directory=True)
-    servers: dict[str, page_load.Server] = {}
+    servers: list[page_load.Server] = []
+    targets: dict[str, tuple[page_load.Server, str, str]] = {}
     try:
+        if args.dashboard:
+            from dashboard.identity import owner_of
+
+            print(f"training one softmax run and copying it {args.dashboard} times ...", flush=True)
+            page_load.fill_store(folder / "dashboard" / "runs", args.dashboard, owner_of(page_load.IDENTITY))
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:
-                servers[page_load.BARE] = page_load.start_bare(folder)
+                servers.append(page_load.start_bare(folder))
+                targets[page_load.BARE] = (servers[-1], "", page_load.BARE_HEADING)
                 for name in args.floors:
-                    servers[name] = page_load.start_page(folder, f"floor_{name.replace('.', '_')}.py", script(name))
-                contexts = {name: page_load.new_context(browser, server.url) for name, server in servers.items()}
-                for name, server in servers.items():  # fills the browser's cache and the servers' caches
-                    page_load.timed_load(contexts[name], server.url, page_load.BARE_HEADING)
-                seconds: dict[str, list[float]] = {name: [] for name in servers}
-                for _ in range(args.repeats):
-                    for name, server in servers.items():
-                        seconds[name].append(page_load.timed_load(contexts[name], server.url,
-                                                                  page_load.BARE_HEADING))
+                    servers.append(page_load.start_page(folder, f"floor_{name.replace('.', '_')}.py", script(name)))
+                    targets[name] = (servers[-1], "", page_load.BARE_HEADING)
+                if args.dashboard:
+                    servers.append(page_load.start_dashboard(folder / "dashboard"))
+                    targets.update({name: (servers[-1], *page_load.PAGES[name]) for name in page_load.PAGES})
+                medians = measure(browser, targets, args.repeats)
             finally:
-                for server in servers.values():
+                for server in servers:
                     server.stop()
                 browser.close()
     except (RuntimeError, TimeoutError, Error) as error:
@@ -189,14 +249,26 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    bare = statistics.median(seconds[page_load.BARE])
+    report(medians, args)
+    return 0
+
+
+def report(medians: dict[str, float], args: argparse.Namespace) -> None:
+    bare = medians[page_load.BARE]
     print(f"\nseconds from a new tab to the page idle with its heading drawn (median of {args.repeats})")
     print(f"{'page':<17}{'warm s':>8}{'ratio':>8}  what it adds to the bare page")
     print(f"{page_load.BARE:<17}{bare:8.2f}{'1.00x':>8}  (a title and a line of text)")
     for name in args.floors:
-        value = statistics.median(seconds[name])
-        print(f"{name:<17}{value:8.2f}{page_load.ratio(value, bare):>8}  {FLOORS[name][0]}")
-    return 0
+        print(f"{name:<17}{medians[name]:8.2f}{page_load.ratio(medians[name], bare):>8}  {FLOORS[name][0]}")
+    if not args.dashboard:
+        return
+    print(f"\nthe dashboard's pages ({args.dashboard} runs) beside the Streamlit-only pages holding the same")
+    print(f"{'page':<9}{'warm s':>8}{'ratio':>8}  {'floor':<14}{'floor s':>8}{'ratio':>8}{'page / floor':>14}")
+    for name, like in LIKE.items():
+        floor = medians.get(like)
+        floor_text = (f"{floor:8.2f}{page_load.ratio(floor, bare):>8}{page_load.ratio(medians[name], floor):>14}"
+                      if floor is not None else f"{'–':>8}{'–':>8}{'–':>14}")
+        print(f"{name:<9}{medians[name]:8.2f}{page_load.ratio(medians[name], bare):>8}  {like:<14}{floor_text}")
 
 
 if __name__ == "__main__":

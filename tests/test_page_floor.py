@@ -8,10 +8,29 @@ from streamlit.testing.v1 import AppTest
 from benchmarks import page_floor, page_load
 
 
-def test_the_defaults_measure_every_floor_seven_times():
+def test_the_defaults_measure_every_floor_seven_times_without_the_dashboard():
     args = page_floor.parse_args([])
     assert args.repeats == 7
     assert args.floors == list(page_floor.FLOORS)
+    assert args.dashboard == 0
+
+
+def test_each_dashboard_page_has_a_floor_to_stand_beside():
+    assert set(page_floor.LIKE) == set(page_load.PAGES)
+    assert set(page_floor.LIKE.values()) <= set(page_floor.FLOORS)
+    assert page_floor.parse_args(["--dashboard", "30"]).dashboard == 30
+
+
+def test_the_report_sets_each_page_beside_its_floor(capsys):
+    medians = {page_load.BARE: 0.5, **{name: 1.0 for name in page_load.PAGES}, "lab-like": 0.8,
+               "train-like": 1.25}
+    args = page_floor.parse_args(["--floors", "lab-like,train-like", "--dashboard", "30"])
+    page_floor.report(medians, args)
+    lines = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert lines["lab-like"][1:3] == ["0.80", "1.60x"]
+    assert lines["Lab"][1:] == ["1.00", "2.00x", "lab-like", "0.80", "1.60x", "1.25x"]
+    assert lines["Train"][-1] == "0.80x"
+    assert lines["Runs"][-3:] == ["–", "–", "–"], "a floor not measured this time"
 
 
 def test_floors_are_chosen_in_any_case_and_measured_in_order():
@@ -21,7 +40,8 @@ def test_floors_are_chosen_in_any_case_and_measured_in_order():
 
 
 @pytest.mark.parametrize("argv", [["--repeats", "0"], ["--repeats", "51"], ["--floors", "sidebar,footer"],
-                                  ["--floors", ","], ["--unknown"]])
+                                  ["--floors", ","], ["--dashboard", "-1"], ["--dashboard", "many"],
+                                  ["--unknown"]])
 def test_bad_arguments_exit_with_code_2_and_a_message(argv, capsys):
     with pytest.raises(SystemExit) as ended:
         page_floor.parse_args(argv)
