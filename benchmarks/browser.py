@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -44,6 +45,26 @@ def niced_chromium(folder: Path, niceness: int) -> Path:
     launcher.write_text(f'#!/bin/sh\nexec nice -n {niceness} "{CHROMIUM}" "$@"\n')
     launcher.chmod(0o755)
     return launcher
+
+
+def in_chromium(measure, folder: Path):
+    """`measure(browser)` in a headless Chromium, closed afterwards; returns what it returns, or None after printing
+    why the measurement failed (a server that would not start, a page that never loaded). `folder`, the
+    measurement's scratch folder, is removed either way."""
+    from playwright.sync_api import Error, sync_playwright
+
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                return measure(browser)
+            finally:
+                browser.close()
+    except (RuntimeError, TimeoutError, Error) as error:
+        print(f"measurement failed: {str(error).splitlines()[0]}")
+        return None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def free_port() -> int:

@@ -12,7 +12,6 @@ point was written. Then Stop, and the next learner once the run is saved and a r
 
 from __future__ import annotations
 
-import shutil
 import statistics
 import threading
 import time
@@ -207,22 +206,11 @@ def measure(browser, folder: Path, repeats: int) -> dict[str, float]:
 def main(folder: Path, repeats: int, target: float) -> int:
     """Measures in headless Chromium, prints whether the first point was drawn within `target` seconds (median);
     returns page_load.py's exit code (1 if a server or a page failed)."""
-    from playwright.sync_api import Error, sync_playwright
+    from benchmarks.browser import in_chromium
 
-    from benchmarks.browser import CHROMIUM, CHROMIUM_ARGS
-
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                medians = measure(browser, folder, repeats)
-            finally:
-                browser.close()
-    except (RuntimeError, TimeoutError, Error) as error:
-        print(f"measurement failed: {str(error).splitlines()[0]}")
+    medians = in_chromium(lambda browser: measure(browser, folder, repeats), folder)
+    if medians is None:
         return 1
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
     drawn = medians["point drawn"]
     print(f"target (first point drawn <= {target:g} s after the click): "
           + ("met" if drawn <= target else f"NOT met ({drawn:.2f} s)"))

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -33,7 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchmarks import page_load  # noqa: E402
 from benchmarks.arguments import ranged  # noqa: E402
-from benchmarks.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from benchmarks.browser import in_chromium  # noqa: E402
 from dashboard.static_files import STATIC  # noqa: E402
 
 BARE = page_load.BARE_SCRIPT
@@ -215,40 +214,35 @@ def measure(browser, targets: dict[str, tuple[page_load.Server, str, str]], repe
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from playwright.sync_api import Error, sync_playwright
-
     folder = Path(tempfile.mkdtemp(prefix="mnist-page-floor-"))
     # Streamlit serves static files from the folder of the script it runs: the live chart loads plotly.js there.
     (folder / "static").symlink_to(STATIC, target_is_directory=True)
-    servers: list[page_load.Server] = []
-    targets: dict[str, tuple[page_load.Server, str, str]] = {}
-    try:
-        if args.dashboard:
-            from dashboard.identity import owner_of
+    if args.dashboard:
+        from dashboard.identity import owner_of
 
-            print(f"training one softmax run and copying it {args.dashboard} times ...", flush=True)
-            page_load.fill_store(folder / "dashboard" / "runs", args.dashboard, owner_of(page_load.IDENTITY))
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                servers.append(page_load.start_bare(folder))
-                targets[page_load.BARE] = (servers[-1], "", page_load.BARE_HEADING)
-                for name in args.floors:
-                    servers.append(page_load.start_page(folder, f"floor_{name.replace('.', '_')}.py", script(name)))
-                    targets[name] = (servers[-1], "", page_load.BARE_HEADING)
-                if args.dashboard:
-                    servers.append(page_load.start_dashboard(folder / "dashboard"))
-                    targets.update({name: (servers[-1], *page_load.PAGES[name]) for name in page_load.PAGES})
-                medians = measure(browser, targets, args.repeats)
-            finally:
-                for server in servers:
-                    server.stop()
-                browser.close()
-    except (RuntimeError, TimeoutError, Error) as error:
-        print(f"measurement failed: {str(error).splitlines()[0]}")
+        print(f"training one softmax run and copying it {args.dashboard} times ...", flush=True)
+        page_load.fill_store(folder / "dashboard" / "runs", args.dashboard, owner_of(page_load.IDENTITY))
+
+    def measure_all(browser) -> dict[str, float]:
+        servers: list[page_load.Server] = []
+        targets: dict[str, tuple[page_load.Server, str, str]] = {}
+        try:
+            servers.append(page_load.start_bare(folder))
+            targets[page_load.BARE] = (servers[-1], "", page_load.BARE_HEADING)
+            for name in args.floors:
+                servers.append(page_load.start_page(folder, f"floor_{name.replace('.', '_')}.py", script(name)))
+                targets[name] = (servers[-1], "", page_load.BARE_HEADING)
+            if args.dashboard:
+                servers.append(page_load.start_dashboard(folder / "dashboard"))
+                targets.update({name: (servers[-1], *page_load.PAGES[name]) for name in page_load.PAGES})
+            return measure(browser, targets, args.repeats)
+        finally:
+            for server in servers:
+                server.stop()
+
+    medians = in_chromium(measure_all, folder)
+    if medians is None:
         return 1
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
     report(medians, args)
     return 0
 

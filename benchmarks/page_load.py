@@ -44,11 +44,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchmarks.arguments import ranged  # noqa: E402
 from benchmarks.browser import (  # noqa: E402
-    CHROMIUM,
-    CHROMIUM_ARGS,
     SERVER_START_SECONDS,
     VIEWPORT,
     free_port,
+    in_chromium,
     start_server,
     stop_process,
 )
@@ -297,8 +296,6 @@ def report(label: str, pages: list[str], cold: dict, warm: dict) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from playwright.sync_api import Error, sync_playwright
-
     folder = Path(tempfile.mkdtemp(prefix="mnist-page-load-"))
     if args.first_point:
         from benchmarks import first_point
@@ -311,26 +308,24 @@ def main(argv: list[str] | None = None) -> int:
         stores[f"{args.runs} runs"] = folder / "full"
         print(f"training one softmax run and copying it {args.runs} times ...", flush=True)
         fill_store(folder / "full" / "runs", args.runs, owner_of(IDENTITY))
-    missed = []
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            bare = start_bare(folder)
-            try:
-                for label, store_folder in stores.items():
-                    store_folder.mkdir(exist_ok=True)
-                    print(f"{label} ...", flush=True)
-                    cold = cold_loads(browser, store_folder, args.pages, args.cold_repeats)
-                    warm = warm_loads(browser, store_folder, bare.url, args.pages, args.repeats)
-                    missed += report(label, args.pages, cold, warm)
-            finally:
-                bare.stop()
-                browser.close()
-    except (RuntimeError, TimeoutError, Error) as error:
-        print(f"measurement failed: {str(error).splitlines()[0]}")
+
+    def measure(browser) -> list[str]:
+        missed = []
+        bare = start_bare(folder)
+        try:
+            for label, store_folder in stores.items():
+                store_folder.mkdir(exist_ok=True)
+                print(f"{label} ...", flush=True)
+                cold = cold_loads(browser, store_folder, args.pages, args.cold_repeats)
+                warm = warm_loads(browser, store_folder, bare.url, args.pages, args.repeats)
+                missed += report(label, args.pages, cold, warm)
+        finally:
+            bare.stop()
+        return missed
+
+    missed = in_chromium(measure, folder)
+    if missed is None:
         return 1
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
     print(f"\ntargets (warm <= {TARGET_WARM}x, Lab cold <= {TARGET_COLD}x the bare page): "
           + ("met" if not missed else "NOT met: " + "; ".join(missed)))
     return 0

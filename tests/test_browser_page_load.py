@@ -96,3 +96,30 @@ def test_a_page_connects_to_its_server_without_trying_its_own_path_first(chromiu
     stcore = [url.removeprefix(server_with_a_run.url) for url in asked if "/_stcore/" in url]
     assert "/_stcore/health" in stcore
     assert not [url for url in stcore if not url.startswith("/_stcore/")], stcore
+
+
+def test_a_measurement_in_chromium_returns_its_result_or_says_why_it_failed(tmp_path, capsys):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from browser_support import require_browser
+
+    from benchmarks.browser import in_chromium
+
+    require_browser()
+
+    def measured(measure, folder):  # a thread of its own: this session's tests hold Playwright on this one
+        with ThreadPoolExecutor(1) as thread:
+            return thread.submit(in_chromium, measure, folder).result()
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    assert measured(lambda browser: browser.new_page().evaluate("1 + 1"), scratch) == 2
+    assert not scratch.exists(), "the scratch folder goes once measured"
+
+    def never_loads(browser):
+        raise TimeoutError("http://127.0.0.1/train did not become idle within 90 s\nthe page's call log")
+
+    scratch.mkdir()
+    assert measured(never_loads, scratch) is None
+    assert capsys.readouterr().out == "measurement failed: http://127.0.0.1/train did not become idle within 90 s\n"
+    assert not scratch.exists(), "and also when the measurement failed"
