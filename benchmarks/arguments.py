@@ -14,3 +14,16 @@ def ranged(low: float, high: float, kind=int):
         return value
     parse.__name__ = kind.__name__  # argparse names the type in its "invalid int value" message
     return parse
+
+
+def names_of(known):
+    """An argparse type: comma-separated names among `known` (any case) → those names as `known` spells and orders
+    them; ArgumentTypeError naming the choices for an unknown or empty list."""
+    spelled = {name.lower(): name for name in known}
+
+    def parse(text: str) -> list[str]:
+        wanted = {name.strip().lower() for name in text.split(",") if name.strip()}
+        if not wanted or wanted - set(spelled):
+            raise argparse.ArgumentTypeError(f"choose among {', '.join(known)} (comma-separated), not {text!r}")
+        return [name for name in known if name.lower() in wanted]
+    return parse

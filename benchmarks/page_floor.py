@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchmarks import page_load  # noqa: E402
-from benchmarks.arguments import ranged  # noqa: E402
+from benchmarks.arguments import names_of, ranged  # noqa: E402
 from benchmarks.browser import in_chromium  # noqa: E402
 from dashboard.static_files import STATIC  # noqa: E402
 
@@ -168,14 +168,6 @@ FLOORS["inspect-like"] = ("sidebar + three metrics, five sections of pictures an
                           "holds with a run", FLOORS["sidebar"][1] + FLOORS["live-chart"][1] + INSPECT)
 
 
-def floor_list(text: str) -> list[str]:
-    """`sidebar,table` → ["sidebar", "table"] (in FLOORS' order); ArgumentTypeError naming the floors."""
-    wanted = {name.strip().lower() for name in text.split(",") if name.strip()}
-    if not wanted or wanted - set(FLOORS):
-        raise argparse.ArgumentTypeError(f"choose among {', '.join(FLOORS)} (comma-separated), not {text!r}")
-    return [name for name in FLOORS if name in wanted]
-
-
 # Each dashboard page beside the floor that holds what it shows once there are runs (`--dashboard`).
 LIKE = {"Lab": "lab-like", "Train": "train-like", "Runs": "runs-like", "Draw": "draw-like", "Inspect": "inspect-like"}
 
@@ -184,7 +176,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=ranged(1, 50), default=7,
                         help="loads of each floor and of the bare page; the median is printed (default 7)")
-    parser.add_argument("--floors", type=floor_list, default=list(FLOORS),
+    parser.add_argument("--floors", type=names_of(FLOORS), default=list(FLOORS),
                         help=f"floors to measure, comma-separated (default {','.join(FLOORS)})")
     parser.add_argument("--dashboard", type=ranged(0, 500), default=0, metavar="RUNS",
                         help="also measure the dashboard's pages, in the same loop, with a store of RUNS runs "

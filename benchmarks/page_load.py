@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from benchmarks.arguments import ranged  # noqa: E402
+from benchmarks.arguments import names_of, ranged  # noqa: E402
 from benchmarks.browser import (  # noqa: E402
     SERVER_START_SECONDS,
     VIEWPORT,
@@ -91,15 +91,6 @@ IDLE_JS = """(heading) => {
 TWO_FRAMES_JS = "() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(() => done(true))))"
 
 
-def page_list(text: str) -> list[str]:
-    """`Lab,Train` → ["Lab", "Train"] (any case, in the dashboard's order); ArgumentTypeError naming the pages."""
-    wanted = {name.strip().lower() for name in text.split(",") if name.strip()}
-    known = {name.lower(): name for name in PAGES}
-    if not wanted or wanted - set(known):
-        raise argparse.ArgumentTypeError(f"choose among {', '.join(PAGES)} (comma-separated), not {text!r}")
-    return [name for name in PAGES if name.lower() in wanted]
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=ranged(1, 50), default=5,
@@ -108,7 +99,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="server starts per page for the cold loads, 0 for none (default 1)")
     parser.add_argument("--runs", type=ranged(0, 500), default=30,
                         help="runs in the full store, 0 to measure the empty store only (default 30)")
-    parser.add_argument("--pages", type=page_list, default=list(PAGES),
+    parser.add_argument("--pages", type=names_of(PAGES), default=list(PAGES),
                         help=f"pages to measure, comma-separated (default {','.join(PAGES)})")
     parser.add_argument("--first-point", type=ranged(0, 20), default=0, metavar="N",
                         help="instead of the page loads: N new learners press Train (a ready worker waiting) and "

@@ -106,18 +106,14 @@ def progress_if_any(run_id: str) -> Progress | None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
-def _insight(run_id: str, version: tuple[int, int]) -> tuple[dict, list]:
+def insight_at(run_id: str, version: tuple[int, int]) -> tuple[dict, list]:
+    """`insight` as of `version` (the run's `published_version`), for what is drawn from it."""
     return run_store().load_insight(run_id), run_store().load_learning_rates(run_id)
 
 
 def insight(run_id: str) -> tuple[dict, list]:
     """The run's weight percentiles and digit wall, and its learning rates, read once per change."""
     return insight_at(run_id, published_version(run_id))
-
-
-def insight_at(run_id: str, version: tuple[int, int]) -> tuple[dict, list]:
-    """`insight` as of `version` (the run's `published_version`), for what is drawn from it."""
-    return _insight(run_id, version)
 
 
 # Draw compares up to ten networks at each stroke: they all stay loaded, with room for the one in the Model box.
